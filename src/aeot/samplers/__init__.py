@@ -1,0 +1,27 @@
+"""Latent samplers: ``make_sampler(name, **params).fit(z).sample(n)``."""
+
+from aeot.samplers.base import LatentSampler, check_codes
+from aeot.samplers.registry import (
+    SAMPLERS,
+    list_samplers,
+    load_sampler,
+    make_sampler,
+    register_sampler,
+    save_sampler,
+)
+
+# Importing the implementations registers them.
+from aeot.samplers import gaussian as _gaussian  # noqa: E402,F401
+from aeot.samplers.gaussian import GaussianSampler  # noqa: E402
+
+__all__ = [
+    "LatentSampler",
+    "GaussianSampler",
+    "SAMPLERS",
+    "check_codes",
+    "list_samplers",
+    "load_sampler",
+    "save_sampler",
+    "make_sampler",
+    "register_sampler",
+]
