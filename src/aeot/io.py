@@ -11,17 +11,19 @@ the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.torch import save_file as st_save_file
 
 from aeot import __version__
 from aeot.errors import CheckpointError
@@ -31,22 +33,32 @@ _TENSOR = "__tensor__"
 
 
 # --------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``.
+
+    On any exception the temporary file is removed and ``path`` keeps its old content.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def _json_default(obj: Any) -> Any:
@@ -156,8 +168,9 @@ def save_checkpoint(
         "config": config or {},
         "state": skeleton,
     }
-    data = st_save(tensors, metadata={"aeot": to_json(meta)})
-    return atomic_write_bytes(path, data)
+    with atomic_path(path) as tmp:
+        st_save_file(tensors, str(tmp), metadata={"aeot": to_json(meta)})
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, *, kind: str | None = None) -> tuple[Any, dict]:

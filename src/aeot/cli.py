@@ -1,0 +1,187 @@
+"""Command line: argument parsing and progress display only; the work is in the library.
+
+Errors meant for users (``AeotError``, ``ValueError`` from validation) print one line
+and exit with status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from aeot import __version__
+from aeot.errors import AeotError
+
+EXIT_USAGE = 2
+
+
+# ----------------------------------------------------------------------------- progress
+class TqdmProgress:
+    """Turns the library's progress events into tqdm bars and stage lines."""
+
+    def __init__(self, stream=sys.stderr, log=sys.stdout):
+        self.stream = stream  # bars (stderr, like every progress bar)
+        self.log = log  # stage lines (stdout): stderr keeps only bars and the error line
+        self.bar = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from tqdm import tqdm
+
+        kind = event.get("event")
+        if kind == "stage":
+            self.close()
+            print(f"[{event['stage']}] {event.get('message', '')}", file=self.log, flush=True)
+        elif kind == "batch":
+            total = event["epochs"] * event["n_batches"]
+            if self.bar is None:
+                done = (event["epoch"] - 1) * event["n_batches"] + event["batch"] - 1
+                self.bar = tqdm(total=total, initial=done, desc="train-ae", unit="batch",
+                                file=self.stream, dynamic_ncols=True, mininterval=0.5)
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}", loss=f"{event['loss']:.4f}",
+                                 refresh=False)
+        elif kind == "epoch" and self.bar is not None:
+            self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}",
+                                 train=f"{event['train_mse']:.4f}", val=f"{event['val_mse']:.4f}")
+            if event["epoch"] == event["epochs"]:
+                self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+# ----------------------------------------------------------------------------- parser
+def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
+    from aeot.data import list_datasets
+    from aeot.nets import list_autoencoders
+
+    S = argparse.SUPPRESS  # options not given keep the config's value (default or --config / --resume)
+    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data>-<command>)")
+    p.add_argument("--config", type=Path, default=None, help="start from a config.json written by an earlier run")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", dest="data.name", default=S, choices=list_datasets(), help="dataset (default: digits)")
+    g.add_argument("--data-dir", dest="data.data_dir", default=S, help="directory holding the dataset files")
+    g.add_argument("--image-size", dest="data.image_size", type=int, default=S, help="digits: 8, 16 or 28")
+    g.add_argument("--n-train", dest="data.n_train", type=int, default=S, help="use a subset of N training images")
+    g.add_argument("--n-test", dest="data.n_test", type=int, default=S, help="use a subset of N test images")
+    g = p.add_argument_group("autoencoder")
+    g.add_argument("--arch", dest="model.arch", default=S, choices=list_autoencoders(),
+                   help="default: by image size (28: infogan, 32: dcgan, 64: conv64, else mlp)")
+    g.add_argument("--latent-dim", dest="model.latent_dim", type=int, default=S)
+    g.add_argument("--width", dest="model.params.width", type=float, default=S,
+                   help="channel multiplier of the convolutional architectures (default 1.0)")
+    g.add_argument("--epochs", dest="train.epochs", type=int, default=S)
+    g.add_argument("--batch-size", dest="train.batch_size", type=int, default=S)
+    g.add_argument("--lr", dest="train.lr", type=float, default=S)
+    g.add_argument("--seed", dest="train.seed", type=int, default=S)
+    if with_sampler:
+        from aeot.samplers import list_samplers
+
+        g = p.add_argument_group("latent sampler")
+        g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
+        g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aeot", description="Generative models with optimal transport in an autoencoder's latent space.")
+    parser.add_argument("--version", action="version", version=f"aeot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("run", help="the main job: train the AE, fit a latent sampler, decode, write report.md")
+    _add_run_options(p, with_sampler=True)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
+    _add_run_options(p, with_sampler=False)
+    p.set_defaults(func=cmd_train_ae)
+    p = sub.add_parser("datasets", help="list the datasets and where each comes from")
+    p.set_defaults(func=cmd_datasets)
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise AeotError("--device cuda: no CUDA device is available; use --device cpu")
+    return name
+
+
+def _config(args: argparse.Namespace, command: str):
+    from aeot.pipeline import RunConfig, apply_overrides, read_run_config
+
+    overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
+    if args.config is not None:
+        base = read_run_config(args.config.parent if args.config.name == "config.json" else args.config)
+    elif args.resume and args.out is not None and (args.out / "config.json").exists():
+        base = read_run_config(args.out)
+    else:
+        base = RunConfig()
+    if "model.params.width" in overrides:
+        overrides["model.params"] = {**base.model.params, "width": overrides.pop("model.params.width")}
+    cfg = apply_overrides(base, overrides)
+    out = args.out or Path("runs") / f"{cfg.data.name}-{command}"
+    return cfg, out
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aeot.pipeline import run_pipeline
+
+    cfg, out = _config(args, "run")
+    progress = TqdmProgress()
+    try:
+        result = run_pipeline(cfg, out, device=_device(args.device), resume=args.resume, progress=progress)
+    finally:
+        progress.close()
+    print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
+    print(f"report: {result['report']}")
+    return 0
+
+
+def cmd_train_ae(args: argparse.Namespace) -> int:
+    from aeot.pipeline import train_ae_stage
+
+    cfg, out = _config(args, "train-ae")
+    progress = TqdmProgress()
+    try:
+        result = train_ae_stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress)
+    finally:
+        progress.close()
+    print(f"train MSE {result['train_mse']:.5f}, held-out MSE {result['test_mse']:.5f}")
+    print(f"autoencoder: {out / 'autoencoder.safetensors'}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from aeot.data import describe_datasets
+
+    for name, text in describe_datasets().items():
+        print(f"{name:15s} {text}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (AeotError, ValueError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"aeot: error: {msg}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("aeot: interrupted; finished epochs are saved, continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

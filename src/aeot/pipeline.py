@@ -1,0 +1,259 @@
+"""The run directory and its stages: data -> autoencoder -> codes -> sampler -> decoder -> report.
+
+Each stage reads what the previous one wrote in the run directory, so any stage can be
+re-run alone. A run directory holds:
+
+``config.json``                 the resolved config (repeat the run exactly from it)
+``checkpoint.safetensors``      training state after the last finished epoch (for ``--resume``)
+``autoencoder.safetensors``     the trained autoencoder (config in its JSON header)
+``latents.safetensors``         codes ``z`` (N, d) of the training set, with labels ``y``
+``history.json``                per-epoch train / held-out reconstruction MSE
+``reconstructions.png``         held-out images (odd rows) over their reconstructions (even rows)
+``training_curve.png``          the loss curves
+``sampler.safetensors``         the fitted latent sampler
+``samples.png``                 decoded samples
+``metrics.json``, ``report.md`` the numbers and the report
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aeot import __version__
+from aeot.errors import ConfigError
+from aeot.io import atomic_write_json, load_checkpoint, read_json, save_checkpoint
+from aeot.train.autoencoder import (
+    AETrainConfig,
+    Progress,
+    encode,
+    load_autoencoder,
+    reconstruction_mse,
+    save_autoencoder,
+    train_autoencoder,
+)
+
+# Latent sizes of the papers' settings: 8 for the fully connected AE of 004 §5.1, 64 for
+# the InfoGAN MNIST AE of 000 §4; 128 for the 32/64 px convolutional ones.
+DEFAULT_LATENT = {"mlp": 8, "infogan": 64, "dcgan": 128, "resnet": 128, "conv64": 128}
+
+
+@dataclass(kw_only=True)
+class DataConfig:
+    name: str = "digits"
+    data_dir: str | None = None
+    image_size: int | None = None  # digits: 8, 16 or 28 (default 28); image-folder: 32 or 64
+    n_train: int | None = None  # a deterministic subset of the training split
+    n_test: int | None = None
+
+
+@dataclass(kw_only=True)
+class ModelConfig:
+    arch: str | None = None  # None: aeot.nets.default_architecture(image_shape)
+    latent_dim: int | None = None  # None: DEFAULT_LATENT[arch]
+    params: dict[str, Any] = field(default_factory=dict)  # e.g. {"width": 0.5}
+
+
+@dataclass(kw_only=True)
+class SamplerConfig:
+    name: str = "gaussian"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: AETrainConfig = field(default_factory=AETrainConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    n_samples: int = 100  # decoded samples drawn for the report grid
+
+
+# ----------------------------------------------------------------------------- config I/O
+def config_from_dict(d: dict[str, Any]) -> RunConfig:
+    """Rebuild a RunConfig from its ``asdict`` form, rejecting unknown keys."""
+    parts = {"data": DataConfig, "model": ModelConfig, "train": AETrainConfig, "sampler": SamplerConfig}
+    kwargs: dict[str, Any] = {}
+    for key, value in d.items():
+        if key in parts:
+            if not isinstance(value, dict):
+                raise ConfigError(f"config section {key!r} must be a mapping, got {value!r}")
+            kwargs[key] = _build(parts[key], value, key)
+        elif key in {f.name for f in dataclasses.fields(RunConfig)}:
+            kwargs[key] = value
+        else:
+            raise ConfigError(f"unknown config key {key!r}; allowed: {', '.join(f.name for f in dataclasses.fields(RunConfig))}")
+    return RunConfig(**kwargs)
+
+
+def _build(cls: type, values: dict[str, Any], section: str):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"unknown key {section}.{sorted(unknown)[0]}; allowed: {', '.join(sorted(names))}")
+    return cls(**values)
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Set dotted keys (``"train.epochs"``, ``"n_samples"``) on a copy of ``cfg``."""
+    d = asdict(cfg)
+    for key, value in overrides.items():
+        node = d
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    return config_from_dict(d)
+
+
+def resolve_model(cfg: RunConfig, image_shape: tuple[int, ...]) -> dict[str, Any]:
+    """The ``make_autoencoder`` keyword arguments for this config and image shape."""
+    from aeot.nets import default_architecture
+
+    arch = cfg.model.arch or default_architecture(tuple(image_shape))
+    latent = cfg.model.latent_dim or DEFAULT_LATENT.get(arch, 64)
+    return {"arch": arch, "image_shape": list(image_shape), "latent_dim": latent, **cfg.model.params}
+
+
+def load_data(cfg: DataConfig, split: str):
+    from aeot.data import load_dataset
+
+    params: dict[str, Any] = {}
+    if cfg.image_size is not None:
+        params["image_size"] = cfg.image_size
+    n = cfg.n_train if split == "train" else cfg.n_test
+    ds = load_dataset(cfg.name, split=split, data_dir=cfg.data_dir, n=n, **params)
+    if ds.image_shape is None:
+        raise ConfigError(f"dataset {cfg.name!r} is a 2-D toy set, not images; use `aeot toy` for it")
+    return ds
+
+
+# ----------------------------------------------------------------------------- stages
+def _emit(progress: Progress | None, **event: Any) -> None:
+    if progress:
+        progress(event)
+
+
+def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
+                   progress: Progress | None = None) -> dict[str, Any]:
+    """Train the autoencoder and write its artefacts; returns a small summary dict."""
+    from aeot.nets import make_autoencoder
+    from aeot.report import plot_curves, save_image_grid
+
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoint.safetensors"
+    if not resume and (ckpt.exists() or (run_dir / "autoencoder.safetensors").exists()):
+        raise ConfigError(
+            f"{run_dir} already holds a trained autoencoder; pass --resume to continue it or choose another --out"
+        )
+    cfg.train.validate()
+    _emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
+    train, test = load_data(cfg.data, "train"), load_data(cfg.data, "test")
+    model_kwargs = resolve_model(cfg, train.image_shape)
+    write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
+                                                      "data_meta": {"train": train.meta, "test": test.meta}})
+    # Weight initialisation draws from torch's global RNG: seed it inside fork_rng so the
+    # caller's global state is left exactly as it was.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.train.seed)
+        model = make_autoencoder(**model_kwargs)
+    model = model.to(device)
+    _emit(progress, event="stage", stage="train-ae",
+          message=f"training {model_kwargs['arch']} autoencoder (latent {model_kwargs['latent_dim']}) "
+                  f"on {train.x.shape[0]} images")
+    t0 = time.perf_counter()
+    history = train_autoencoder(model, train.x, config=cfg.train, x_val=test.x, checkpoint=ckpt,
+                                resume=resume and ckpt.exists(), progress=progress)
+    seconds = time.perf_counter() - t0
+    save_autoencoder(run_dir / "autoencoder.safetensors", model)
+    z = encode(model, train.x)
+    state = {"z": z.cpu()}
+    if train.y is not None:
+        state["y"] = train.y.cpu()
+    save_checkpoint(run_dir / "latents.safetensors", kind="Latents", state=state,
+                    config={"dataset": cfg.data.name, "split": "train"})
+    atomic_write_json(run_dir / "history.json", history)
+    orig = test.x[:32]
+    with torch.no_grad():
+        recon = model(orig.to(device)).cpu()
+    k = min(8, orig.shape[0])  # originals row, then their reconstructions, row after row
+    grid = torch.cat([torch.cat([orig[i : i + k], recon[i : i + k]]) for i in range(0, orig.shape[0] - k + 1, k)])
+    save_image_grid(grid, run_dir / "reconstructions.png", nrow=k)
+    plot_curves(history, run_dir / "training_curve.png", keys=["train_mse", "val_mse"],
+                title="autoencoder reconstruction", ylabel="MSE per pixel", logy=True)
+    return {"train_mse": reconstruction_mse(model, train.x), "test_mse": reconstruction_mse(model, test.x),
+            "train_seconds_this_call": seconds, "n_train": int(train.x.shape[0]), "n_test": int(test.x.shape[0])}
+
+
+def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Fit the latent sampler on the run's codes, decode samples, write the grid."""
+    from aeot.report import save_image_grid
+    from aeot.samplers import make_sampler, save_sampler
+
+    run_dir = Path(run_dir)
+    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
+    latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
+    z = latents["z"].to(device)
+    _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
+    t0 = time.perf_counter()
+    sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z)
+    fit_seconds = time.perf_counter() - t0
+    save_sampler(run_dir / "sampler.safetensors", sampler)
+    z_gen = sampler.sample(cfg.n_samples)
+    with torch.no_grad():
+        images = torch.cat([model.decode(z_gen[i : i + 256]) for i in range(0, z_gen.shape[0], 256)]).cpu()
+    save_image_grid(images, run_dir / "samples.png", nrow=10)
+    return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples}
+
+
+def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -> Path:
+    from aeot.report import write_report
+
+    run_dir = Path(run_dir)
+    metrics = {"aeot_version": __version__, **summary}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    rows = [
+        {"metric": "reconstruction MSE (train)", "value": summary.get("train_mse")},
+        {"metric": "reconstruction MSE (held-out test split)", "value": summary.get("test_mse")},
+        {"metric": "training images", "value": summary.get("n_train")},
+        {"metric": "sampler", "value": summary.get("sampler")},
+        {"metric": "sampler fit seconds", "value": summary.get("sampler_fit_seconds")},
+    ]
+    figures = [("Reconstructions (held-out: originals above, reconstructions below)", "reconstructions.png"),
+               (f"Generated samples (sampler: {summary.get('sampler')})", "samples.png"),
+               ("Training curve", "training_curve.png")]
+    figures = [f for f in figures if (run_dir / f[1]).exists()]
+    resolved = read_json(run_dir / "config.json", what="run config")
+    return write_report(run_dir, title=f"aeot run: {cfg.data.name}", config=resolved, metrics=rows,
+                        figures=figures, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
+                                                f"{run_dir / 'config.json'} --out NEW_DIR`."])
+
+
+def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """The main job: train the AE, fit the sampler, decode, and write the report."""
+    t0 = time.perf_counter()
+    summary = train_ae_stage(cfg, run_dir, device=device, resume=resume, progress=progress)
+    summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
+    summary["total_seconds_this_call"] = time.perf_counter() - t0
+    report = report_stage(cfg, run_dir, summary)
+    return {**summary, "report": str(report)}
+
+
+def write_config(run_dir: str | Path, cfg: RunConfig, *, device: str, extra: dict[str, Any] | None = None) -> Path:
+    return atomic_write_json(Path(run_dir) / "config.json",
+                             {"aeot_version": __version__, "device": device, "config": asdict(cfg), **(extra or {})})
+
+
+def read_run_config(run_dir: str | Path) -> RunConfig:
+    """The RunConfig saved in ``run_dir/config.json``."""
+    data = read_json(Path(run_dir) / "config.json", what="run config")
+    if "config" not in data:
+        raise ConfigError(f"{run_dir}/config.json has no 'config' section; it was not written by aeot")
+    return config_from_dict(data["config"])
