@@ -133,15 +133,20 @@ def _config(args: argparse.Namespace, command: str):
     return cfg, out
 
 
+def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str, Any], Path]:
+    """Resolve the config, then run a pipeline stage with progress bars."""
+    cfg, out = _config(args, command)
+    progress = TqdmProgress()
+    try:
+        return stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress), out
+    finally:
+        progress.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from aeot.pipeline import run_pipeline
 
-    cfg, out = _config(args, "run")
-    progress = TqdmProgress()
-    try:
-        result = run_pipeline(cfg, out, device=_device(args.device), resume=args.resume, progress=progress)
-    finally:
-        progress.close()
+    result, _ = _run_stage(args, "run", run_pipeline)
     print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
     print(f"report: {result['report']}")
     return 0
@@ -150,12 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_train_ae(args: argparse.Namespace) -> int:
     from aeot.pipeline import train_ae_stage
 
-    cfg, out = _config(args, "train-ae")
-    progress = TqdmProgress()
-    try:
-        result = train_ae_stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress)
-    finally:
-        progress.close()
+    result, out = _run_stage(args, "train-ae", train_ae_stage)
     print(f"train MSE {result['train_mse']:.5f}, held-out MSE {result['test_mse']:.5f}")
     print(f"autoencoder: {out / 'autoencoder.safetensors'}")
     return 0

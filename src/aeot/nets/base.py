@@ -119,6 +119,27 @@ def scaled(channels: int, width: float) -> int:
     return max(1, int(round(channels * width)))
 
 
+def dcgan_generator_trunk(latent_dim: int, width: float) -> tuple[list[nn.Module], int]:
+    """The DCGAN/SNGAN generator body shared by ``dcgan`` and ``conv64``: z -> (N, 64w, 32, 32).
+
+    Linear to a 4x4x512 map, then three 4x4 stride-2 up-convolutions with batch norm and
+    ReLU. Returns the modules and the output channel count; each caller adds its last layer.
+    """
+    c64, c128, c256, c512 = (scaled(n, width) for n in (64, 128, 256, 512))
+
+    def up(cin: int, cout: int) -> list[nn.Module]:
+        return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    layers = [
+        nn.Linear(latent_dim, c512 * 16, bias=False), nn.BatchNorm1d(c512 * 16), nn.ReLU(),  # (N, 512*16)
+        nn.Unflatten(1, (c512, 4, 4)),  # (N, 512, 4, 4)
+        *up(c512, c256),  # (N, 256, 8, 8)
+        *up(c256, c128),  # (N, 128, 16, 16)
+        *up(c128, c64),  # (N, 64, 32, 32)
+    ]
+    return layers, c64
+
+
 def spectral(module: nn.Module, on: bool) -> nn.Module:
     """Wrap ``module`` in spectral normalisation (Miyato et al. 2018) when ``on``."""
     return nn.utils.parametrizations.spectral_norm(module) if on else module

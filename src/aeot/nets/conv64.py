@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from aeot.nets.base import (
+    dcgan_generator_trunk,
     Autoencoder,
     Decoder,
     Discriminator,
@@ -74,19 +75,8 @@ def build_conv64_autoencoder(
     head = nn.Sequential(nn.Flatten(), nn.Linear(flat, d))  # (N, d)
     encoder = Encoder(blocks, head, image_shape=(c, h, w), latent_dim=d)
 
-    c64, c128, c256, c512 = (scaled(n, width) for n in (64, 128, 256, 512))
-
-    def up(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-    net = nn.Sequential(
-        nn.Linear(d, c512 * 16, bias=False), nn.BatchNorm1d(c512 * 16), nn.ReLU(),  # (N, 512*16)
-        nn.Unflatten(1, (c512, 4, 4)),  # (N, 512, 4, 4)
-        *up(c512, c256),  # (N, 256, 8, 8)
-        *up(c256, c128),  # (N, 128, 16, 16)
-        *up(c128, c64),  # (N, 64, 32, 32)
-        nn.ConvTranspose2d(c64, c, 4, 2, 1), nn.Sigmoid(),  # (N, C, 64, 64)
-    )
+    trunk, c64 = dcgan_generator_trunk(d, width)  # (N, 64, 32, 32)
+    net = nn.Sequential(*trunk, nn.ConvTranspose2d(c64, c, 4, 2, 1), nn.Sigmoid(),)  # (N, C, 64, 64)
     decoder = Decoder(net, image_shape=(c, h, w), latent_dim=d)
 
     config = {"arch": "conv64", "image_shape": [c, h, w], "latent_dim": d, "width": width}

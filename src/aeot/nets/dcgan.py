@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from aeot.nets.base import (
+    dcgan_generator_trunk,
     Autoencoder,
     Decoder,
     Discriminator,
@@ -86,19 +87,8 @@ def build_dcgan_autoencoder(
     head = nn.Sequential(nn.Flatten(), nn.Linear(flat, d))  # (N, d)
     encoder = Encoder(blocks, head, image_shape=(c, h, w), latent_dim=d)
 
-    c64, c128, c256, c512 = (scaled(n, width) for n in (64, 128, 256, 512))
-
-    def up(cin: int, cout: int) -> list[nn.Module]:
-        return [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-    net = nn.Sequential(
-        nn.Linear(d, c512 * 16, bias=False), nn.BatchNorm1d(c512 * 16), nn.ReLU(),  # (N, 512*16)
-        nn.Unflatten(1, (c512, 4, 4)),  # (N, 512, 4, 4)
-        *up(c512, c256),  # (N, 256, 8, 8)
-        *up(c256, c128),  # (N, 128, 16, 16)
-        *up(c128, c64),  # (N, 64, 32, 32)
-        nn.Conv2d(c64, c, 3, 1, 1), nn.Sigmoid(),  # (N, C, 32, 32)
-    )
+    trunk, c64 = dcgan_generator_trunk(d, width)  # (N, 64, 32, 32)
+    net = nn.Sequential(*trunk, nn.Conv2d(c64, c, 3, 1, 1), nn.Sigmoid(),)  # (N, C, 32, 32)
     decoder = Decoder(net, image_shape=(c, h, w), latent_dim=d)
 
     config = {"arch": "dcgan", "image_shape": [c, h, w], "latent_dim": d, "width": width}
