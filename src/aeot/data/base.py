@@ -70,6 +70,16 @@ def one_line(text: Any) -> str:
     return " ".join(str(text).split())
 
 
+def read_bytes_or_fail(path: Path, fix: str) -> bytes:
+    """The bytes of ``path``; a missing or unreadable file is a one-line :class:`DatasetError` ending in ``fix``."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path}: file not found; {fix}") from None
+    except OSError as e:
+        raise DatasetError(f"{path}: cannot read ({one_line(e.strerror or e)}); check its permissions") from None
+
+
 def check_split(split: Any) -> str:
     """``split`` if it is ``"train"`` or ``"test"``, else :class:`ConfigError`."""
     if split not in SPLITS:

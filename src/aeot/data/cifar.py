@@ -21,7 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from aeot.data.base import Dataset, check_choice, labels_tensor, one_line, resolve_data_dir, to_images
+from aeot.data.base import (
+    Dataset,
+    check_choice,
+    labels_tensor,
+    one_line,
+    read_bytes_or_fail,
+    resolve_data_dir,
+    to_images,
+)
 from aeot.data.registry import register_dataset
 from aeot.errors import DatasetError
 
@@ -62,12 +70,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 def safe_unpickle(path: str | Path) -> Any:
     """Unpickle ``path`` with :class:`RestrictedUnpickler` (``encoding="bytes"``, as for the Python 2 files)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found; {_FIX}") from None
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({one_line(e.strerror or e)}); check its permissions") from None
+    data = read_bytes_or_fail(path, _FIX)
     try:
         return RestrictedUnpickler(io.BytesIO(data), path=path, encoding="bytes").load()
     except DatasetError:

@@ -17,7 +17,7 @@ from typing import Mapping
 
 import numpy as np
 
-from aeot.data.base import md5_hex, one_line
+from aeot.data.base import md5_hex, one_line, read_bytes_or_fail
 from aeot.errors import DatasetError
 
 __all__ = ["IDX_IMAGES", "IDX_LABELS", "parse_idx", "read_file_bytes", "read_idx", "verify_md5"]
@@ -34,12 +34,7 @@ def read_file_bytes(path: str | Path) -> tuple[bytes, bytes]:
     A missing or unreadable file, or a corrupt gzip stream, is a :class:`DatasetError`.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found; {_FIX}") from None
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read ({one_line(e.strerror or e)}); check its permissions") from None
+    data = read_bytes_or_fail(path, _FIX)
     if path.suffix != ".gz":
         return data, data
     try:

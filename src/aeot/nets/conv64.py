@@ -76,7 +76,7 @@ def build_conv64_autoencoder(
     encoder = Encoder(blocks, head, image_shape=(c, h, w), latent_dim=d)
 
     trunk, c64 = dcgan_generator_trunk(d, width)  # (N, 64, 32, 32)
-    net = nn.Sequential(*trunk, nn.ConvTranspose2d(c64, c, 4, 2, 1), nn.Sigmoid(),)  # (N, C, 64, 64)
+    net = nn.Sequential(*trunk, nn.ConvTranspose2d(c64, c, 4, 2, 1), nn.Sigmoid())  # (N, C, 64, 64)
     decoder = Decoder(net, image_shape=(c, h, w), latent_dim=d)
 
     config = {"arch": "conv64", "image_shape": [c, h, w], "latent_dim": d, "width": width}

@@ -88,7 +88,7 @@ def build_dcgan_autoencoder(
     encoder = Encoder(blocks, head, image_shape=(c, h, w), latent_dim=d)
 
     trunk, c64 = dcgan_generator_trunk(d, width)  # (N, 64, 32, 32)
-    net = nn.Sequential(*trunk, nn.Conv2d(c64, c, 3, 1, 1), nn.Sigmoid(),)  # (N, C, 32, 32)
+    net = nn.Sequential(*trunk, nn.Conv2d(c64, c, 3, 1, 1), nn.Sigmoid())  # (N, C, 32, 32)
     decoder = Decoder(net, image_shape=(c, h, w), latent_dim=d)
 
     config = {"arch": "dcgan", "image_shape": [c, h, w], "latent_dim": d, "width": width}
