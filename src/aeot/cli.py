@@ -42,6 +42,18 @@ class TqdmProgress:
             self.bar.update(1)
             self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}", loss=f"{event['loss']:.4f}",
                                  refresh=False)
+        elif kind == "step":  # generic long fit: {"task", "step", "total", **numbers}
+            if self.bar is None or getattr(self.bar, "desc", None) != event["task"]:
+                self.close()
+                self.bar = tqdm(total=event["total"], initial=event["step"] - 1, desc=event["task"],
+                                file=self.stream, dynamic_ncols=True, mininterval=0.5)
+            self.bar.update(event["step"] - self.bar.n)
+            extra = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in event.items()
+                     if k not in ("event", "task", "step", "total")}
+            if extra:
+                self.bar.set_postfix(extra, refresh=False)
+            if event["step"] >= event["total"]:
+                self.close()
         elif kind == "epoch" and self.bar is not None:
             self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}",
                                  train=f"{event['train_mse']:.4f}", val=f"{event['val_mse']:.4f}")

@@ -202,7 +202,7 @@ def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     z = latents["z"].to(device)
     _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
     t0 = time.perf_counter()
-    sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z)
+    sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress)
     fit_seconds = time.perf_counter() - t0
     save_sampler(run_dir / "sampler.safetensors", sampler)
     z_gen = sampler.sample(cfg.n_samples)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -57,7 +57,8 @@ class LatentSampler:
         """Check hyperparameters; raise ConfigError naming the value."""
 
     # -- contract -------------------------------------------------------------------
-    def fit(self, z: torch.Tensor) -> "LatentSampler":
+    def fit(self, z: torch.Tensor, *, progress: Callable[[dict[str, Any]], None] | None = None) -> "LatentSampler":
+        """Learn from codes ``z`` (n, d); ``progress`` receives ``{"event": "step", ...}`` dicts."""
         z = check_codes(z)
         self._validate()
         self.dim_ = int(z.shape[1])
@@ -65,8 +66,18 @@ class LatentSampler:
         self.device_ = z.device
         self.dtype_ = z.dtype
         self.generator_ = torch.Generator(device=z.device).manual_seed(int(self.seed))
-        self._fit(z)
+        self._progress = progress
+        try:
+            self._fit(z)
+        finally:
+            self._progress = None
         return self
+
+    def _emit_step(self, step: int, total: int, **metrics: Any) -> None:
+        """Report fitting progress (long fits: OT solves, mapping networks) to the callback."""
+        cb = getattr(self, "_progress", None)
+        if cb is not None:
+            cb({"event": "step", "task": self.name, "step": step, "total": total, **metrics})
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         self._check_fitted()
