@@ -114,7 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_ae)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
     p.set_defaults(func=cmd_datasets)
+    p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
+    _add_toy_options(p)
+    p.set_defaults(func=cmd_toy)
     return parser
+
+
+def _add_toy_options(p: argparse.ArgumentParser) -> None:
+    from aeot.toy import ToyConfig
+
+    d = ToyConfig()
+    p.add_argument("--out", type=Path, default=Path("runs/toy"), help="output directory (default runs/toy)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"OTgen/OTtrans training steps (default {d.steps})")
+    p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="seeds (default 0 1 2)")
+    p.add_argument("--datasets", nargs="+", default=d.datasets, help="moons and/or circles")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="rows, e.g. OTgen OTtrans 'Cluster (k=8)' 'Cluster (k=16)' AE-OT Data (default: all available)")
+    p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")
+    p.add_argument("--n-batches", dest="n_batches", type=int, default=d.n_batches, help="evaluation batches (default 20)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size, help="points per batch (128)")
+    p.add_argument("--noise", type=float, default=d.noise, help="scikit-learn noise (default 0.05)")
+    p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
 
 
 # ----------------------------------------------------------------------------- commands
@@ -178,6 +199,22 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
     for name, text in describe_datasets().items():
         print(f"{name:15s} {text}")
+    return 0
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    from aeot.toy import ToyConfig, available_methods, run_toy
+
+    cfg = ToyConfig(datasets=args.datasets, methods=args.methods or available_methods(), seeds=args.seeds,
+                    steps=args.steps, n_train=args.n_train, n_batches=args.n_batches,
+                    batch_size=args.batch_size, noise=args.noise, factor=args.factor)
+    progress = TqdmProgress()
+    try:
+        run_toy(cfg, args.out, resume=args.resume, progress=progress)
+    finally:
+        progress.close()
+    print((args.out / "table.md").read_text().split("\n\n")[2])
+    print(f"results: {args.out / 'results.json'}, table: {args.out / 'table.md'}")
     return 0
 
 

@@ -1,0 +1,75 @@
+"""The 2-D table command (004 §4): protocol, resume, outputs, CLI errors."""
+
+import json
+
+import pytest
+import torch
+
+from aeot.cli import main
+from aeot.errors import ConfigError
+from aeot.toy import ToyConfig, batched_divergence, real_batches, run_toy
+
+
+def small(**kw):
+    base = dict(datasets=["moons"], methods=["Data", "Data (i.i.d.)"], seeds=[0, 1], n_train=600,
+                n_batches=3, batch_size=64, steps=5)
+    return ToyConfig(**{**base, **kw})
+
+
+def test_real_batches_are_independent_generator_calls():
+    cfg = small()
+    a = real_batches("moons", cfg, 0, split="test")
+    b = real_batches("moons", cfg, 0, split="train")
+    assert a.shape == (cfg.n_batches * cfg.batch_size, 2)
+    assert not torch.equal(a, b)
+    assert torch.equal(a, real_batches("moons", cfg, 0, split="test"))
+
+
+def test_batched_divergence_is_zero_on_identical_batches_and_positive_otherwise():
+    x = torch.randn(256, 2, dtype=torch.float64)
+    assert batched_divergence(x, x, 64) == [0.0] * 4
+    assert all(v > 0 for v in batched_divergence(x, x + 0.1, 64))
+
+
+def test_data_rows_and_outputs(tmp_path):
+    res = run_toy(small(), tmp_path)
+    s = res["summary"]
+    # Stratified real batches (as make_moons builds them) match each other better than i.i.d. ones.
+    assert s["Data"]["moons"]["mean"] < s["Data (i.i.d.)"]["moons"]["mean"]
+    assert s["Data"]["moons"]["paper"] == 0.070 and s["Data (i.i.d.)"]["moons"]["paper"] is None
+    for f in ["results.json", "table.md", "cells.json", "scatter_data.png", "scatter_data_i_i_d.png"]:
+        assert (tmp_path / f).exists(), f
+    table = (tmp_path / "table.md").read_text()
+    assert "| Data |" in table and "0.070" in table
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["config"]["n_batches"] == 3 and len(saved["cells"]) == 4
+
+
+def test_resume_skips_done_cells_and_refuses_other_settings(tmp_path):
+    run_toy(small(seeds=[0]), tmp_path / "a")
+    with pytest.raises(ConfigError, match="--resume"):
+        run_toy(small(seeds=[0]), tmp_path / "a")
+    with pytest.raises(ConfigError, match="other settings"):
+        run_toy(small(seeds=[0, 1]), tmp_path / "a", resume=True)
+    before = json.loads((tmp_path / "a" / "cells.json").read_text())["cells"]
+    res = run_toy(small(seeds=[0]), tmp_path / "a", resume=True)
+    assert [c["divergence"] for c in res["cells"]] == [c["divergence"] for c in before]
+
+
+@pytest.mark.parametrize("kw, word", [({"steps": 0}, "steps"), ({"seeds": []}, "seeds"),
+                                      ({"datasets": ["swissroll"]}, "swissroll"),
+                                      ({"methods": ["VAE"]}, "VAE"), ({"factor": 1.5}, "factor")])
+def test_bad_settings_name_the_value(kw, word):
+    with pytest.raises(ConfigError, match=word):
+        small(**kw).validate()
+
+
+def test_cli_toy_writes_table_and_rejects_bad_values(tmp_path, capsys):
+    out = tmp_path / "t"
+    args = ["toy", "--out", str(out), "--datasets", "circles", "--methods", "Data", "--seeds", "0",
+            "--n-batches", "2", "--batch-size", "32", "--n-train", "200"]
+    assert main(args) == 0
+    assert "| Data |" in capsys.readouterr().out
+    assert main(args) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main([*args[:-6], "--n-batches", "0"]) == 2
