@@ -1,0 +1,227 @@
+"""aeot.ot.exact: the exact assignment is optimal (scipy agrees), permutation-equivariant, sorting
+in 1-D; ot_divergence is a metric-like W1 that matches brute force and POT."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import math
+import sys
+
+import numpy as np
+import ot
+import pytest
+import torch
+from scipy.optimize import linear_sum_assignment
+
+import aeot.ot.exact as exact
+from aeot.ot import assignment, ot_divergence
+
+COSTS = ["sqeuclidean", "euclidean"]
+
+
+@pytest.fixture(params=["direct", "reduced"])
+def path(request, monkeypatch):
+    """Run a test on both code paths: exact small matrix + plain JV, and the large-n path
+    (matrix product + exact refinement, sparse duals, JV on the reduced matrix)."""
+    if request.param == "reduced":
+        monkeypatch.setattr(exact, "_PRECONDITION_MIN_N", 2)
+        monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(exact, "_N_NEIGHBOURS", 4)
+    return request.param
+
+
+def _cost(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
+    c = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)  # (n, m), every entry from differences
+    return np.sqrt(c) if cost == "euclidean" else c
+
+
+def _scipy_optimum(x: np.ndarray, y: np.ndarray, cost: str) -> float:
+    c = _cost(x, y, cost)
+    r, k = linear_sum_assignment(c)
+    return float(c[r, k].sum())
+
+
+def _total(x: np.ndarray, y: np.ndarray, perm: torch.Tensor, cost: str) -> float:
+    p = perm.numpy()
+    assert sorted(p.tolist()) == list(range(len(x))), "not a permutation"
+    return float(_cost(x, y, cost)[np.arange(len(x)), p].sum())
+
+
+def _instances(seed: int):
+    """Random instances of several kinds: Gaussian, integer grids (many ties), duplicates,
+    different scales and offsets."""
+    rng = np.random.default_rng(seed)
+    for t in range(40):
+        n, d = int(rng.integers(2, 40)), int(rng.integers(1, 5))
+        kind = t % 5
+        if kind == 0:
+            x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d)) * 2 + 1
+        elif kind == 1:  # integer grid: many equal costs
+            x, y = (rng.integers(0, 3, (n, d)).astype(float) for _ in range(2))
+        elif kind == 2:  # duplicate points on both sides
+            x, y = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+            x[: n // 2] = x[0]
+            y[n // 3:] = y[-1]
+        elif kind == 3:  # far offset and tiny spread on one side
+            x, y = rng.standard_normal((n, d)) * 1e-3 + 100.0, rng.standard_normal((n, d)) * 10
+        else:  # permuted copy with a tiny perturbation: near-zero optimal cost
+            x = rng.standard_normal((n, d)) + 50.0
+            y = x[rng.permutation(n)] + 1e-7 * rng.standard_normal((n, d))
+        yield x, y
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_permuted_copy_is_matched_by_the_permutation(cost, path, rng):
+    x = torch.randn(60, 3, generator=rng, dtype=torch.float64)
+    sigma = torch.randperm(60, generator=rng)
+    y = x[sigma]  # y[j] = x[sigma[j]], so x[i] belongs with y[argsort(sigma)[i]]
+    perm = assignment(x, y, cost=cost)
+    assert torch.equal(perm, torch.argsort(sigma))
+    assert torch.equal(y[perm], x)
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_optimal_cost_equals_scipy_including_ties_and_duplicates(cost, path):
+    for x, y in _instances(seed=7 if cost == "euclidean" else 8):
+        got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y), cost=cost), cost)
+        ref = _scipy_optimum(x, y, cost)
+        assert got == pytest.approx(ref, rel=1e-9, abs=1e-12), (x.shape, got, ref)
+
+
+def test_large_instance_takes_the_reduced_path_and_equals_scipy():
+    rng = np.random.default_rng(3)
+    n = exact._PRECONDITION_MIN_N
+    x, y = rng.standard_normal((n, 4)), rng.standard_normal((n, 4)) + 0.5
+    assert n * n * 4 > exact._EXACT_MAX_ELEMENTS  # the matrix-product path
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
+    assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
+
+
+def test_sparse_duals_are_feasible_on_candidates_and_tight_on_the_sparse_optimum():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((300, 3)), rng.standard_normal((300, 3))
+    c = _cost(x, y, "sqeuclidean")
+    mean = np.concatenate([x, y]).mean(0)
+    neighbours = np.argsort(c, axis=1)[:, :8]
+    duals = exact._sparse_duals(c, x - mean, y - mean, neighbours, bound=float(c.max()))
+    assert duals is not None
+    u, v = duals
+    reduced = c - u[:, None] - v[None, :]
+    on_candidates = reduced[np.arange(300)[:, None], neighbours]  # (300, 8)
+    assert on_candidates.min() >= -1e-9  # dual feasible on the candidate edges
+    assert (np.abs(on_candidates).min(axis=1) < 1e-9).mean() > 0.9  # mostly tight: pi is near
+    assert reduced.min() < -1e-3  # but not feasible everywhere: the dense solve still matters
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_1d_squared_matching_is_sorting(path, cost, rng):
+    x = torch.randn(50, 1, generator=rng, dtype=torch.float64)
+    y = torch.randn(50, 1, generator=rng, dtype=torch.float64) * 3 + 1
+    perm = assignment(x, y, cost="sqeuclidean")
+    rank_x = torch.argsort(torch.argsort(x[:, 0]))
+    rank_y = torch.argsort(torch.argsort(y[perm, 0]))
+    assert torch.equal(rank_x, rank_y)  # matched pairs share their rank
+    if cost == "euclidean":  # sorting is also optimal (not uniquely) for |x - y|
+        got = _total(x.numpy(), y.numpy(), assignment(x, y, cost=cost), cost)
+        assert got == pytest.approx(_total(x.numpy(), y.numpy(), perm, cost), rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64, torch.int64])
+def test_result_is_a_long_permutation_on_x_device_for_any_input_dtype(dtype, rng):
+    x = (torch.randn(20, 2, generator=rng) * 4).to(dtype)
+    y = (torch.randn(20, 2, generator=rng) * 4).to(dtype)
+    perm = assignment(x, y)
+    assert perm.dtype == torch.long and perm.device == x.device and perm.shape == (20,)
+    assert sorted(perm.tolist()) == list(range(20))
+    assert torch.equal(assignment(x[:1], y[:1]), torch.zeros(1, dtype=torch.long))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_inputs_give_a_cuda_result_equal_to_cpu(rng):
+    x, y = torch.randn(64, 3, generator=rng), torch.randn(64, 3, generator=rng)
+    perm = assignment(x.cuda(), y.cuda())
+    assert perm.is_cuda and torch.equal(perm.cpu(), assignment(x, y))
+    assert ot_divergence(x.cuda(), y.cuda()) == ot_divergence(x, y)
+
+
+def test_ot_divergence_of_a_set_with_itself_is_zero_and_it_is_symmetric(rng):
+    x = torch.randn(64, 5, generator=rng)
+    y = torch.randn(64, 5, generator=rng) + 1
+    assert ot_divergence(x, x) == 0.0
+    assert ot_divergence(x, x[torch.randperm(64, generator=rng)]) == 0.0
+    assert ot_divergence(x, y) == pytest.approx(ot_divergence(y, x), rel=1e-12)
+    assert ot_divergence(x, y) > 0.5
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
+def test_ot_divergence_matches_brute_force_over_permutations(n):
+    rng = np.random.default_rng(n)
+    for _ in range(3):
+        x, y = rng.standard_normal((n, 2)), rng.integers(-1, 2, (n, 2)).astype(float)
+        c = _cost(x, y, "euclidean")
+        best = min(c[np.arange(n), list(p)].mean() for p in itertools.permutations(range(n)))
+        assert ot_divergence(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(best, rel=1e-12)
+
+
+def test_ot_divergence_equal_sizes_agrees_with_the_emd_path(rng):
+    x = torch.randn(40, 3, generator=rng, dtype=torch.float64)
+    y = torch.randn(40, 3, generator=rng, dtype=torch.float64) * 2
+    via_matching = ot_divergence(x, y)
+    via_emd = exact._emd_divergence(x.numpy(), y.numpy())
+    assert via_matching == pytest.approx(via_emd, rel=1e-9)
+
+
+def test_ot_divergence_unequal_sizes_is_w1_with_uniform_weights(rng):
+    # known answer: {0, 2} vs {1}: every unit of mass moves by 1
+    assert ot_divergence(torch.tensor([[0.0], [2.0]]), torch.tensor([[1.0]])) == pytest.approx(1.0)
+    # duplicating every point of y does not change the uniform measure
+    x = torch.randn(30, 2, generator=rng, dtype=torch.float64)
+    y = torch.randn(20, 2, generator=rng, dtype=torch.float64)
+    assert ot_divergence(x, torch.cat([y, y])) == pytest.approx(ot_divergence(x, y), rel=1e-9)
+    a, b = np.full(30, 1 / 30), np.full(20, 1 / 20)
+    ref = ot.emd2(a, b, _cost(x.numpy(), y.numpy(), "euclidean"))
+    assert ot_divergence(x, y) == pytest.approx(ref, rel=1e-9)
+    assert ot_divergence(y, x) == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "kwargs", "needle"),
+    [
+        (torch.tensor([[0.0, math.nan]]), torch.zeros(1, 2), {}, "nan"),
+        (torch.zeros(2, 2), torch.tensor([[0.0, 1.0], [math.inf, 0.0]]), {}, "inf"),
+        (torch.zeros(3), torch.zeros(3), {}, "(3,)"),
+        (torch.zeros(2, 2, 2), torch.zeros(2, 2, 2), {}, "(2, 2, 2)"),
+        (torch.zeros(3, 2), torch.zeros(3, 4), {}, "(3, 4)"),
+        (torch.zeros(3, 2), torch.zeros(4, 2), {}, "4"),
+        (torch.zeros(0, 2), torch.zeros(0, 2), {}, "(0, 2)"),
+        (torch.zeros(2, 2), torch.zeros(2, 2), {"cost": "manhattan"}, "manhattan"),
+        (torch.zeros(2, 2, dtype=torch.complex64), torch.zeros(2, 2), {}, "complex"),
+    ],
+)
+def test_bad_inputs_raise_value_error_naming_the_value(x, y, kwargs, needle):
+    with pytest.raises(ValueError) as err:
+        assignment(x, y, **kwargs)
+    assert needle in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "needle"),
+    [
+        (torch.tensor([[math.nan]]), torch.zeros(2, 1), "nan"),
+        (torch.zeros(2, 1), torch.zeros(0, 1), "(0, 1)"),
+        (torch.zeros(2, 3), torch.zeros(5, 2), "(5, 2)"),
+    ],
+)
+def test_ot_divergence_rejects_bad_inputs(x, y, needle):
+    with pytest.raises(ValueError) as err:
+        ot_divergence(x, y)
+    assert needle in str(err.value)
+
+
+def test_missing_solver_package_fails_the_import_with_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lap", None)  # makes `import lap` raise ImportError
+    spec = importlib.util.spec_from_file_location("_exact_without_lap", exact.__file__)
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(ImportError, match=r"pip install 'lap"):
+        spec.loader.exec_module(module)
