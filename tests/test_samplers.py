@@ -9,7 +9,12 @@ from aeot.errors import ConfigError, NotFittedError
 from aeot.samplers import list_samplers, load_sampler, make_sampler, save_sampler
 
 # Cheap settings for samplers whose defaults train networks for minutes.
-FAST_PARAMS: dict[str, dict] = {}
+FAST_PARAMS: dict[str, dict] = {
+    "gmm": {"n_components": 3},
+    "kmeans": {"n_clusters": 4, "n_init": 1},
+    "ottrans": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
+    "otgen": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
+}
 
 
 def codes(n=200, d=3, dtype=torch.float32):

@@ -18,6 +18,7 @@ AE-OT-GAN MNIST), ``dcgan`` and ``resnet`` (32x32; SNGAN standard / ResNet), ``c
 from __future__ import annotations
 
 from aeot.nets.base import Autoencoder, Decoder, Discriminator, Encoder
+from aeot.nets.mapping import MAPPING_PRESETS, make_mapping_network
 from aeot.nets.registry import (
     AUTOENCODERS,
     DISCRIMINATORS,
@@ -31,6 +32,7 @@ from aeot.nets.registry import (
 __all__ = [
     "AUTOENCODERS",
     "DISCRIMINATORS",
+    "MAPPING_PRESETS",
     "Autoencoder",
     "Decoder",
     "Discriminator",
@@ -40,4 +42,5 @@ __all__ = [
     "list_discriminators",
     "make_autoencoder",
     "make_discriminator",
+    "make_mapping_network",
 ]

@@ -1,0 +1,125 @@
+"""OTtrans (Algorithm 1) and OTgen (Algorithm 2) of Zhang et al., "Optimal Transport Based
+Generative Autoencoders": the matching is an optimal bijection, short training lowers the OT
+divergence from the untrained network, the diversity term has its known values."""
+
+import math
+
+import pytest
+import torch
+
+from aeot.data import load_dataset
+from aeot.errors import ConfigError
+from aeot.ot import ot_divergence
+from aeot.samplers import make_sampler
+from aeot.samplers.otgen import diversity_term
+
+TINY = {"hidden": (64, 64), "batch_size": 64, "lr": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def moons():
+    train = load_dataset("moons", n_samples=400, noise=0.05).x  # (400, 2)
+    test = load_dataset("moons", split="test", n_samples=512, noise=0.05).x
+    return train, test
+
+
+def divergence(sampler, real, batches=4):
+    g = torch.Generator().manual_seed(0)
+    return sum(ot_divergence(sampler.sample(128, generator=g), real[i * 128:(i + 1) * 128])
+               for i in range(batches)) / batches
+
+
+@pytest.mark.parametrize("name", ["ottrans", "otgen"])
+def test_short_training_lowers_the_divergence_from_the_untrained_start(name, moons):
+    z, real = moons
+    start = make_sampler(name, steps=1, seed=0, **TINY).fit(z)  # the initial network, one step
+    trained = make_sampler(name, steps=300, seed=0, **TINY).fit(z)
+    d0, d1 = divergence(start, real), divergence(trained, real)
+    assert d1 < 0.5 * d0, (d0, d1)
+    hist = trained.loss_history_
+    assert len(hist) == math.ceil(300 / 50) and hist[-1] < hist[0]
+
+
+def test_ottrans_matching_is_an_optimal_permutation(moons):
+    z = moons[0][:150].double()
+    s = make_sampler("ottrans", steps=1, seed=0, **TINY).fit(z)
+    idx, prior = s.pairs_code_index_, s.pairs_prior_.double()
+    assert torch.equal(torch.sort(idx).values, torch.arange(150))  # a bijection onto the codes
+    # Optimal for the squared cost on the RAW codes (standardising does not change the matching):
+    # no exchange of two partners lowers the cost (cyclic monotonicity on 2-cycles).
+    c = torch.cdist(prior, z) ** 2  # (m, n)
+    own = c[torch.arange(150), idx]  # (m,)
+    swapped = c[:, idx]  # swapped[i, j] = c(prior_i, partner of j)
+    gain = own[:, None] + own[None, :] - swapped - swapped.T
+    assert float(gain.max()) < 1e-4
+    # With standardize=False the same seed gives the same matching.
+    raw = make_sampler("ottrans", steps=1, seed=0, standardize=False, **TINY).fit(z)
+    assert torch.equal(raw.pairs_code_index_, idx)
+
+
+def test_ottrans_subsamples_codes_when_n_pairs_is_smaller(moons):
+    s = make_sampler("ottrans", steps=1, n_pairs=50, seed=0, **TINY).fit(moons[0])
+    idx = s.pairs_code_index_
+    assert idx.shape == (50,) and len(set(idx.tolist())) == 50 and int(idx.max()) < 400
+    assert s.pairs_prior_.shape == (50, 2)
+    assert float(s.pairs_prior_.abs().max()) <= 1.0  # the uniform(-1, 1) prior
+
+
+def test_prior_dim_free_for_otgen_fixed_for_ottrans(moons):
+    z = moons[0]
+    s = make_sampler("otgen", steps=5, prior_dim=5, prior="gaussian", seed=0, **TINY).fit(z)
+    assert s.net_[0].in_features == 5 and s.sample(3).shape == (3, 2)
+    with pytest.raises(ValueError, match="prior_dim must equal the code dimension 2"):
+        make_sampler("ottrans", steps=5, prior_dim=5, **TINY).fit(z)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("ottrans", {"loss": "l1"}),
+    ("otgen", {"loss": "l1"}),
+    ("otgen", {"diversity_weight": 0.5}),
+])
+def test_options_run_and_give_finite_samples(name, kw, moons):
+    s = make_sampler(name, steps=20, seed=0, **TINY, **kw).fit(moons[0])
+    assert torch.isfinite(s.sample(50)).all() and torch.isfinite(s.loss_history_).all()
+
+
+def test_progress_every_50_steps_and_the_last(moons):
+    events = []
+    make_sampler("otgen", steps=120, seed=0, **TINY).fit(moons[0], progress=events.append)
+    assert [e["step"] for e in events] == [50, 100, 120]
+    assert all(e["task"] == "otgen" and e["total"] == 120 and math.isfinite(e["loss"]) for e in events)
+
+
+def test_auto_hidden_follows_the_paper():
+    z2, z8 = torch.randn(64, 2), torch.randn(64, 8)
+    s2 = make_sampler("otgen", steps=1, batch_size=16).fit(z2)
+    s8 = make_sampler("otgen", steps=1, batch_size=16).fit(z8)
+    assert sum(isinstance(m, torch.nn.Linear) for m in s2.net_) == 5  # §4
+    assert sum(isinstance(m, torch.nn.Linear) for m in s8.net_) == 7  # §5.1 "seven layers"
+
+
+def test_diversity_term_known_values():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(32, 4, generator=g)
+    assert float(diversity_term(z, z)) == 0.0
+    assert float(diversity_term(z[torch.randperm(32, generator=g)], z)) < 1e-6
+    collapsed = z.mean(0, keepdim=True).expand(32, 4).clone().requires_grad_(True)
+    d = diversity_term(collapsed, z)
+    assert torch.isclose(d, torch.pdist(z).mean())  # a collapsed set has mean distance 0
+    d.backward()
+    assert torch.isfinite(collapsed.grad).all()
+    # Spreading the generated set out by a factor s scales its mean distance by s.
+    assert torch.isclose(diversity_term(2 * z, z), torch.pdist(z).mean(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, kw, match", [
+    ("otgen", {"prior": "cauchy"}, "prior must be one of"),
+    ("otgen", {"loss": "huber"}, "loss must be one of"),
+    ("otgen", {"diversity_weight": -1.0}, "diversity_weight"),
+    ("ottrans", {"hidden": "huge"}, "hidden preset 'huge'"),
+    ("ottrans", {"n_pairs": 0}, "n_pairs"),
+    ("ottrans", {"steps": 0}, "steps"),
+])
+def test_bad_hyperparameters_raise_config_error(name, kw, match):
+    with pytest.raises(ConfigError, match=match):
+        make_sampler(name, **kw).fit(torch.randn(10, 2))
