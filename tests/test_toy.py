@@ -54,6 +54,10 @@ def test_resume_skips_done_cells_and_refuses_other_settings(tmp_path):
     before = json.loads((tmp_path / "a" / "cells.json").read_text())["cells"]
     res = run_toy(small(seeds=[0]), tmp_path / "a", resume=True)
     assert [c["divergence"] for c in res["cells"]] == [c["divergence"] for c in before]
+    # Rows may be added to a finished run; the done cells are kept.
+    res = run_toy(small(seeds=[0], methods=["Data", "Data (i.i.d.)", "Cluster (k=8)"]), tmp_path / "a", resume=True)
+    assert {c["method"] for c in res["cells"]} == {"Data", "Data (i.i.d.)", "Cluster (k=8)"}
+    assert res["cells"][0]["divergence"] == before[0]["divergence"]
 
 
 @pytest.mark.parametrize("kw, word", [({"steps": 0}, "steps"), ({"seeds": []}, "seeds"),

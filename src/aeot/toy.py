@@ -223,10 +223,11 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
         if not resume:
             raise ConfigError(f"{out} already holds a toy run; pass --resume to continue it or choose a new --out")
         saved = read_json(cells_path, what="toy cells")
-        if saved.get("config") != asdict(cfg):
+        same = {k: v for k, v in asdict(cfg).items() if k != "methods"}
+        if {k: v for k, v in (saved.get("config") or {}).items() if k != "methods"} != same:
             raise ConfigError(f"{cells_path} was made with other settings ({saved.get('config')}); "
-                              "use the same settings to resume, or a new --out")
-        cells = saved["cells"]
+                              "use the same settings to resume (rows may be added), or a new --out")
+        cells = [c for c in saved["cells"] if c["method"] in cfg.methods]
     out.mkdir(parents=True, exist_ok=True)
     done = {(c["dataset"], c["method"], c["seed"]) for c in cells}
     todo = [(d, m, s) for m in cfg.methods for d in cfg.datasets for s in cfg.seeds if (d, m, s) not in done]
