@@ -13,7 +13,7 @@ def test_help_lists_the_commands(capsys):
         main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for cmd in ("run", "train-ae", "datasets"):
+    for cmd in ("run", "train-ae", "sample", "toy", "datasets"):
         assert cmd in out
 
 
@@ -43,6 +43,23 @@ def test_run_writes_the_whole_run_directory(tmp_path, capsys):
     before = (out / "autoencoder.safetensors").read_bytes()
     assert main(["run", "--out", str(out), "--resume", "--device", "cpu"]) == 0
     assert (out / "autoencoder.safetensors").read_bytes() == before
+
+    # Another sampler on the same codes: the autoencoder stays, config and report follow the sampler.
+    capsys.readouterr()
+    assert main(["sample", "--out", str(out), "--sampler", "kmeans", "--sampler-param", "n_clusters=3",
+                 "--device", "cpu"]) == 0
+    assert (out / "autoencoder.safetensors").read_bytes() == before
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["config"]["sampler"] == {"name": "kmeans", "params": {"n_clusters": 3}}
+    assert cfg["model_resolved"]["arch"] == "mlp"
+    assert "sampler: kmeans" in (out / "report.md").read_text()
+    assert json.loads((out / "metrics.json").read_text())["test_mse"] == metrics["test_mse"]
+    capsys.readouterr()
+    assert main(["sample", "--out", str(out), "--sampler", "kmeans", "--sampler-param", "bogus=1"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert main(["sample", "--out", str(out), "--sampler-param", "n_clusters"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert main(["sample", "--out", str(tmp_path / "nothing")]) == 2
 
 
 def test_corrupt_idx_file_exits_2_with_one_line(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aeot import __version__
-from aeot.errors import AeotError
+from aeot.errors import AeotError, ConfigError
 
 EXIT_USAGE = 2
 
@@ -97,6 +97,8 @@ def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
 
         g = p.add_argument_group("latent sampler")
         g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
+        g.add_argument("--sampler-param", dest="sampler_param", action="append", default=S, metavar="KEY=VALUE",
+                       help="a sampler hyperparameter, e.g. steps=2000 or epsilon=0.5 (JSON values; repeatable)")
         g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
 
 
@@ -112,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
     _add_run_options(p, with_sampler=False)
     p.set_defaults(func=cmd_train_ae)
+    p = sub.add_parser("sample", help="re-fit the latent sampler of a finished run (keeps its autoencoder) and rewrite its report")
+    p.add_argument("--out", type=Path, required=True, help="the run directory")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    g = p.add_argument_group("latent sampler")
+    from aeot.samplers import list_samplers
+
+    S = argparse.SUPPRESS
+    g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
+    g.add_argument("--sampler-param", dest="sampler_param", action="append", default=S, metavar="KEY=VALUE",
+                   help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
+    g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
+    p.set_defaults(func=cmd_sample)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
     p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
@@ -159,11 +173,33 @@ def _config(args: argparse.Namespace, command: str):
         base = read_run_config(args.out)
     else:
         base = RunConfig()
+    _sampler_overrides(base, overrides, getattr(args, "sampler_param", None))
     if "model.params.width" in overrides:
         overrides["model.params"] = {**base.model.params, "width": overrides.pop("model.params.width")}
     cfg = apply_overrides(base, overrides)
     out = args.out or Path("runs") / f"{cfg.data.name}-{command}"
     return cfg, out
+
+
+def _parse_param(item: str) -> tuple[str, Any]:
+    import json
+
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--sampler-param needs KEY=VALUE, got {item!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw  # a bare word: a string such as mode=pairs
+    return key.strip(), value
+
+
+def _sampler_overrides(base, overrides: dict[str, Any], params: list[str] | None) -> None:
+    """A new --sampler starts from its own defaults; --sampler-param entries are added on top."""
+    name = overrides.get("sampler.name", base.sampler.name)
+    start = base.sampler.params if name == base.sampler.name else {}
+    if params or name != base.sampler.name:
+        overrides["sampler.params"] = {**start, **dict(_parse_param(p) for p in params or [])}
 
 
 def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str, Any], Path]:
@@ -191,6 +227,23 @@ def cmd_train_ae(args: argparse.Namespace) -> int:
     result, out = _run_stage(args, "train-ae", train_ae_stage)
     print(f"train MSE {result['train_mse']:.5f}, held-out MSE {result['test_mse']:.5f}")
     print(f"autoencoder: {out / 'autoencoder.safetensors'}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from aeot.pipeline import apply_overrides, read_run_config, resample_run
+
+    base = read_run_config(args.out)
+    overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
+    _sampler_overrides(base, overrides, getattr(args, "sampler_param", None))
+    cfg = apply_overrides(base, overrides)
+    progress = TqdmProgress()
+    try:
+        result = resample_run(cfg, args.out, device=_device(args.device), progress=progress)
+    finally:
+        progress.close()
+    print(f"sampler {cfg.sampler.name!r} fitted in {result['sampler_fit_seconds']:.1f} s")
+    print(f"report: {result['report']}")
     return 0
 
 

@@ -246,6 +246,27 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", re
     return {**summary, "report": str(report)}
 
 
+def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Re-run the sampler and report stages of a finished run with ``cfg``'s sampler.
+
+    The autoencoder and latent codes stay as they are; config.json records the new sampler
+    so that the run directory still describes what produced its files.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "latents.safetensors").exists():
+        raise ConfigError(f"{run_dir} holds no latents.safetensors; train the autoencoder first "
+                          f"(aeot run or aeot train-ae --out {run_dir})")
+    saved = read_json(run_dir / "config.json", what="run config")
+    summary = {k: v for k, v in read_json(run_dir / "metrics.json", what="run metrics").items()
+               if k not in ("sampler", "sampler_fit_seconds", "n_samples")} if (run_dir / "metrics.json").exists() else {}
+    summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
+    write_config(run_dir, cfg, device=device, extra={k: v for k, v in saved.items()
+                                                      if k not in ("aeot_version", "device", "config")})
+    report = report_stage(cfg, run_dir, summary)
+    return {**summary, "report": str(report)}
+
+
 def write_config(run_dir: str | Path, cfg: RunConfig, *, device: str, extra: dict[str, Any] | None = None) -> Path:
     return atomic_write_json(Path(run_dir) / "config.json",
                              {"aeot_version": __version__, "device": device, "config": asdict(cfg), **(extra or {})})
