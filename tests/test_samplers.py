@@ -12,6 +12,7 @@ from aeot.samplers import list_samplers, load_sampler, make_sampler, save_sample
 FAST_PARAMS: dict[str, dict] = {
     "gmm": {"n_components": 3},
     "kmeans": {"n_clusters": 4, "n_init": 1},
+    "sdot": {"max_iter": 40, "tol": 0.25, "tol_max": 1.0, "max_samples": 1 << 15, "n_probe": 200},
     "ottrans": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
     "otgen": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
 }

@@ -12,6 +12,7 @@ from aeot.samplers.registry import (
 
 # Importing the implementations registers them.
 from aeot.samplers import gaussian as _gaussian  # noqa: E402,F401
+from aeot.samplers import sdot as _sdot  # noqa: E402,F401
 from aeot.samplers import gmm as _gmm  # noqa: E402,F401
 from aeot.samplers import kmeans as _kmeans  # noqa: E402,F401
 from aeot.samplers import otgen as _otgen  # noqa: E402,F401

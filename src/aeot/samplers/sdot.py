@@ -1,0 +1,140 @@
+"""The AE-OT sampler: semi-discrete OT from a uniform box to the codes, then the extended map."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from aeot.errors import ConfigError
+from aeot.ot.extended import MODES, apply_extended_map, default_epsilon, sample_source
+from aeot.ot.semidiscrete import SemiDiscreteResult, solve_semidiscrete
+from aeot.samplers.base import LatentSampler, positive
+from aeot.samplers.registry import register_sampler
+
+__all__ = ["SDOTSampler"]
+
+# Solver knobs passed to solve_semidiscrete when set; None keeps the solver's default.
+_SOLVER_KNOBS = ("max_iter", "tol", "tol_max", "lr", "n_samples", "max_samples", "hessian_samples", "qmc",
+                 "normalize")
+
+
+@register_sampler
+@dataclass(kw_only=True)
+class SDOTSampler(LatentSampler):
+    """AE-OT latent sampler (An et al., "AE-OT", ICLR 2020; AE-OT-GAN §3.2, Theorem 1).
+
+    ``fit(z)`` solves the semi-discrete OT problem from ``Uni([0, 1]^d)`` to the empirical
+    measure of the codes (:func:`aeot.ot.semidiscrete.solve_semidiscrete`; ``max_iter``,
+    ``tol``, ``tol_max``, ``lr``, ``n_samples``, ``max_samples``, ``hessian_samples``,
+    ``qmc`` and ``normalize`` are its knobs, ``None`` keeps its default). ``sample(n)``
+    draws ``n`` uniform points in the box and applies the extended map
+    :func:`aeot.ot.extended.extended_map` with ``mode``
+    (``"simplex"``: the paper's barycentric interpolation over the top ``k`` cells, default
+    ``d + 1``; ``"pairs"``: the reference code's interpolation between two neighbouring
+    cells whose supporting planes are within ``angle`` radians, weight ``pair_weight``).
+
+    ``epsilon`` bounds the simplices of the complex sigma_epsilon, hence
+    ``W2(samples, codes) <= epsilon`` (Theorem 1); ``None`` takes the ``epsilon_quantile``
+    of the diameters of the simplices used by ``n_probe`` source samples
+    (:func:`aeot.ot.extended.default_epsilon`), so about that fraction of the samples
+    are interpolated. ``epsilon=0`` gives the plain OT map, i.e. resampling the codes.
+    Duplicate codes are merged into one target carrying their summed mass
+    (``n_duplicates_`` counts the rows merged away).
+    """
+
+    name: ClassVar[str] = "sdot"
+    max_iter: int | None = None
+    tol: float | None = None
+    tol_max: float | None = None
+    lr: float | None = None
+    n_samples: int | None = None
+    max_samples: int | None = None
+    hessian_samples: int | None = None
+    qmc: bool = True
+    normalize: bool = True
+    epsilon: float | None = None
+    epsilon_quantile: float = 0.8
+    n_probe: int = 1000
+    k: int | None = None
+    mode: str = "simplex"
+    angle: float = 0.7
+    pair_weight: float = 0.75
+    chunk_size: int = 1024
+    seed: int = 0
+
+    def _validate(self) -> None:
+        for knob in ("max_iter", "n_samples", "max_samples", "hessian_samples", "k"):
+            if getattr(self, knob) is not None:
+                positive(knob, getattr(self, knob), integer=True)
+        for knob in ("tol", "tol_max", "lr"):
+            if getattr(self, knob) is not None:
+                positive(knob, getattr(self, knob))
+        positive("chunk_size", self.chunk_size, integer=True)
+        positive("n_probe", self.n_probe, integer=True)
+        for knob in ("qmc", "normalize"):
+            if not isinstance(getattr(self, knob), bool):
+                raise ConfigError(f"{knob} must be True or False, got {getattr(self, knob)!r}")
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.epsilon is not None and not (_is_number(self.epsilon) and self.epsilon >= 0):
+            raise ConfigError(f"epsilon must be None or a number >= 0 (inf allowed), got {self.epsilon!r}")
+        if not (_is_number(self.epsilon_quantile) and 0.0 <= self.epsilon_quantile <= 1.0):
+            raise ConfigError(f"epsilon_quantile must be in [0, 1], got {self.epsilon_quantile!r}")
+        if not (_is_number(self.angle) and 0.0 <= self.angle <= math.pi):
+            raise ConfigError(f"angle must be in [0, pi] radians, got {self.angle!r}")
+        if not (_is_number(self.pair_weight) and 0.0 <= self.pair_weight <= 1.0):
+            raise ConfigError(f"pair_weight must be in [0, 1], got {self.pair_weight!r}")
+
+    def _fit(self, z: torch.Tensor) -> None:
+        knobs = {k: getattr(self, k) for k in _SOLVER_KNOBS if getattr(self, k) is not None}
+        codes, weights = z.detach().clone(), None  # (n, d)
+        unique, counts = torch.unique(codes, dim=0, return_counts=True)
+        if unique.shape[0] < codes.shape[0]:  # duplicate codes: one cell with their summed mass
+            codes, weights = unique, counts.to(torch.float64) / codes.shape[0]
+        self.n_duplicates_ = int(z.shape[0] - codes.shape[0])
+        result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress, **knobs)
+        self.codes_ = codes  # (n_unique, d)
+        self.result_ = result
+        if self.epsilon is None:  # a generator of its own: fitting does not advance generator_
+            probe = torch.Generator(device=result.low.device).manual_seed(int(self.seed) + 1)
+            self.epsilon_ = default_epsilon(result, self.codes_, quantile=self.epsilon_quantile, n_probe=self.n_probe,
+                                            generator=probe, k=self.k, mode=self.mode, angle=self.angle,
+                                            chunk_size=self.chunk_size)
+        else:
+            self.epsilon_ = float(self.epsilon)
+
+    def _on_progress(self, info: Any) -> None:
+        """Forward the solver's progress to the sampler's callback (the CLI's bar)."""
+        if isinstance(info, dict):
+            numbers = {k: v for k, v in info.items() if k not in ("event", "task", "step", "total")}
+            self._emit_step(int(info.get("step", 0)), int(info.get("total", 0)), **numbers)
+
+    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        r = self.result_
+        w = sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
+        out = apply_extended_map(w, r, self.codes_, epsilon=self.epsilon_, k=self.k, mode=self.mode,
+                                 angle=self.angle, pair_weight=self.pair_weight, chunk_size=self.chunk_size)
+        return out.values
+
+    def _fitted_state(self) -> dict[str, Any]:
+        result = {f.name: getattr(self.result_, f.name) for f in dataclasses.fields(self.result_)}
+        return {
+            "codes": self.codes_,
+            "n_duplicates": self.n_duplicates_,
+            "epsilon": torch.tensor(self.epsilon_, dtype=torch.float64),  # a tensor keeps inf
+            "result": result,
+        }
+
+    def _load_fitted_state(self, state: dict[str, Any]) -> None:
+        self.codes_ = state["codes"].to(self.dtype_)
+        self.n_duplicates_ = int(state["n_duplicates"])
+        self.epsilon_ = float(state["epsilon"])
+        self.result_ = SemiDiscreteResult(**state["result"])
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
