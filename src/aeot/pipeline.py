@@ -61,7 +61,7 @@ class ModelConfig:
 
 @dataclass(kw_only=True)
 class SamplerConfig:
-    name: str = "gaussian"
+    name: str = "sdot"  # AE-OT: semi-discrete OT + extended map (000 §3.2)
     params: dict[str, Any] = field(default_factory=dict)
 
 

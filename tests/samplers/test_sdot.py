@@ -90,3 +90,13 @@ def test_fit_reports_progress_and_bad_parameters_are_named():
                        ({"max_iter": 0}, "max_iter"), ({"qmc": "yes"}, "qmc")]:
         with pytest.raises(ConfigError, match=match):
             make_sampler("sdot", **bad).fit(z)
+
+
+def test_auto_mode_is_the_simplex_in_low_and_pairs_in_high_dimension():
+    from aeot.samplers.sdot import AUTO_SIMPLEX_MAX_DIM
+
+    g = torch.Generator().manual_seed(0)
+    low = make_sampler("sdot", **FAST).fit(torch.randn(40, 2, generator=g))
+    high = make_sampler("sdot", **FAST).fit(torch.randn(40, AUTO_SIMPLEX_MAX_DIM + 1, generator=g))
+    assert (low.mode_, high.mode_) == ("simplex", "pairs")
+    assert make_sampler("sdot", **FAST, mode="simplex").fit(torch.randn(40, 12, generator=g)).mode_ == "simplex"

@@ -17,6 +17,8 @@ from aeot.samplers.registry import register_sampler
 
 __all__ = ["SDOTSampler"]
 
+AUTO_SIMPLEX_MAX_DIM = 8
+
 # Solver knobs passed to solve_semidiscrete when set; None keeps the solver's default.
 _SOLVER_KNOBS = ("max_iter", "tol", "tol_max", "lr", "n_samples", "max_samples", "hessian_samples", "qmc",
                  "normalize")
@@ -35,7 +37,10 @@ class SDOTSampler(LatentSampler):
     :func:`aeot.ot.extended.extended_map` with ``mode``
     (``"simplex"``: the paper's barycentric interpolation over the top ``k`` cells, default
     ``d + 1``; ``"pairs"``: the reference code's interpolation between two neighbouring
-    cells whose supporting planes are within ``angle`` radians, weight ``pair_weight``).
+    cells whose supporting planes are within ``angle`` radians, weight ``pair_weight``;
+    ``"auto"`` (default): ``"simplex"`` for d <= AUTO_SIMPLEX_MAX_DIM (8) and ``"pairs"`` above,
+    because a simplex of d + 1 codes in a 64-dimensional latent space averages dozens of
+    codes into a blurred image: compare `aeot sample --sampler-param mode=simplex` on a digits run).
 
     ``epsilon`` bounds the simplices of the complex sigma_epsilon, hence
     ``W2(samples, codes) <= epsilon`` (Theorem 1); ``None`` takes the ``epsilon_quantile``
@@ -60,7 +65,7 @@ class SDOTSampler(LatentSampler):
     epsilon_quantile: float = 0.8
     n_probe: int = 1000
     k: int | None = None
-    mode: str = "simplex"
+    mode: str = "auto"
     angle: float = 0.7
     pair_weight: float = 0.75
     chunk_size: int = 1024
@@ -78,8 +83,8 @@ class SDOTSampler(LatentSampler):
         for knob in ("qmc", "normalize"):
             if not isinstance(getattr(self, knob), bool):
                 raise ConfigError(f"{knob} must be True or False, got {getattr(self, knob)!r}")
-        if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode not in (*MODES, "auto"):
+            raise ConfigError(f"mode must be one of auto, {', '.join(MODES)}, got {self.mode!r}")
         if self.epsilon is not None and not (_is_number(self.epsilon) and self.epsilon >= 0):
             raise ConfigError(f"epsilon must be None or a number >= 0 (inf allowed), got {self.epsilon!r}")
         if not (_is_number(self.epsilon_quantile) and 0.0 <= self.epsilon_quantile <= 1.0):
@@ -88,6 +93,13 @@ class SDOTSampler(LatentSampler):
             raise ConfigError(f"angle must be in [0, pi] radians, got {self.angle!r}")
         if not (_is_number(self.pair_weight) and 0.0 <= self.pair_weight <= 1.0):
             raise ConfigError(f"pair_weight must be in [0, 1], got {self.pair_weight!r}")
+
+    @property
+    def mode_(self) -> str:
+        """The extended-map mode in use: ``mode``, with ``"auto"`` resolved by the code dimension."""
+        if self.mode != "auto":
+            return self.mode
+        return "simplex" if self.dim_ <= AUTO_SIMPLEX_MAX_DIM else "pairs"
 
     def _fit(self, z: torch.Tensor) -> None:
         knobs = {k: getattr(self, k) for k in _SOLVER_KNOBS if getattr(self, k) is not None}
@@ -102,7 +114,7 @@ class SDOTSampler(LatentSampler):
         if self.epsilon is None:  # a generator of its own: fitting does not advance generator_
             probe = torch.Generator(device=result.low.device).manual_seed(int(self.seed) + 1)
             self.epsilon_ = default_epsilon(result, self.codes_, quantile=self.epsilon_quantile, n_probe=self.n_probe,
-                                            generator=probe, k=self.k, mode=self.mode, angle=self.angle,
+                                            generator=probe, k=self.k, mode=self.mode_, angle=self.angle,
                                             chunk_size=self.chunk_size)
         else:
             self.epsilon_ = float(self.epsilon)
@@ -116,7 +128,7 @@ class SDOTSampler(LatentSampler):
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         r = self.result_
         w = sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
-        out = apply_extended_map(w, r, self.codes_, epsilon=self.epsilon_, k=self.k, mode=self.mode,
+        out = apply_extended_map(w, r, self.codes_, epsilon=self.epsilon_, k=self.k, mode=self.mode_,
                                  angle=self.angle, pair_weight=self.pair_weight, chunk_size=self.chunk_size)
         return out.values
 
