@@ -13,7 +13,7 @@ from aeot.errors import ConfigError
 from aeot.samplers.base import LatentSampler, positive
 from aeot.samplers.registry import register_sampler
 
-__all__ = ["GMMSampler", "sample_mixture"]
+__all__ = ["GMMSampler", "MixtureSampler", "sample_mixture"]
 
 
 def sample_mixture(
@@ -31,9 +31,43 @@ def sample_mixture(
     return means[comp] + (chols[comp] @ eps).squeeze(-1)  # (n, d)
 
 
+class MixtureSampler(LatentSampler):
+    """A fitted Gaussian mixture (weights, means, full covariances) sampled by our generator.
+
+    Shared by ``gmm`` and ``kmeans``; subclasses set the mixture in ``_fit`` via ``_set`` and
+    name their one extra fitted number in ``_extra`` (state key, attribute).
+    """
+
+    _extra: ClassVar[tuple[str, str]] = ("", "")
+
+    def _set(self, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> None:
+        self.weights_ = weights  # (k,)
+        self.means_ = means  # (k, d)
+        self.covs_ = covs  # (k, d, d)
+        self.chols_ = torch.linalg.cholesky(covs)  # (k, d, d) lower
+
+    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator)
+
+    def _fitted_state(self) -> dict[str, Any]:
+        key, attr = self._extra
+        return {"weights": self.weights_, "means": self.means_, "covs": self.covs_, key: getattr(self, attr)}
+
+    def _load_fitted_state(self, state: dict[str, Any]) -> None:
+        f64 = torch.float64
+        w, m, c = state["weights"].to(f64), state["means"].to(f64), state["covs"].to(f64)
+        if m.ndim != 2 or m.shape[1] != self.dim_ or w.shape != m.shape[:1] or c.shape != (*m.shape, m.shape[1]):
+            raise ConfigError(f"{self.name} state has means {tuple(m.shape)}, weights {tuple(w.shape)}, covs "
+                              f"{tuple(c.shape)} for dim {self.dim_}; load a state saved by {type(self).__name__}")
+        self._set(w, m, c)
+        key, attr = self._extra
+        value = state.get(key)
+        setattr(self, attr, float(value) if value is not None else math.nan)
+
+
 @register_sampler
 @dataclass(kw_only=True)
-class GMMSampler(LatentSampler):
+class GMMSampler(MixtureSampler):
     """A full-covariance Gaussian mixture (the GMM baseline of latent-space generative models).
 
     EM is scikit-learn's ``GaussianMixture(n_components, covariance_type="full", reg_covar,
@@ -43,6 +77,7 @@ class GMMSampler(LatentSampler):
     """
 
     name: ClassVar[str] = "gmm"
+    _extra: ClassVar[tuple[str, str]] = ("lower_bound", "lower_bound_")
     n_components: int = 10
     reg_covar: float = 1e-6
     max_iter: int = 100
@@ -75,26 +110,3 @@ class GMMSampler(LatentSampler):
         self._set(torch.as_tensor(gm.weights_, **to), torch.as_tensor(gm.means_, **to),
                   torch.as_tensor(gm.covariances_, **to))
         self.lower_bound_ = float(gm.lower_bound_)
-
-    def _set(self, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> None:
-        self.weights_ = weights  # (k,)
-        self.means_ = means  # (k, d)
-        self.covs_ = covs  # (k, d, d)
-        self.chols_ = torch.linalg.cholesky(covs)  # (k, d, d) lower
-
-    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator)
-
-    def _fitted_state(self) -> dict[str, Any]:
-        return {"weights": self.weights_, "means": self.means_, "covs": self.covs_,
-                "lower_bound": self.lower_bound_}
-
-    def _load_fitted_state(self, state: dict[str, Any]) -> None:
-        f64 = torch.float64
-        w, m, c = state["weights"].to(f64), state["means"].to(f64), state["covs"].to(f64)
-        if m.ndim != 2 or m.shape[1] != self.dim_ or w.shape != m.shape[:1] or c.shape != (*m.shape, m.shape[1]):
-            raise ConfigError(f"gmm state has means {tuple(m.shape)}, weights {tuple(w.shape)}, covs "
-                              f"{tuple(c.shape)} for dim {self.dim_}; load a state saved by GMMSampler")
-        self._set(w, m, c)
-        lb = state.get("lower_bound")
-        self.lower_bound_ = float(lb) if lb is not None else math.nan

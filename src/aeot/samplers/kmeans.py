@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
-from aeot.errors import ConfigError
-from aeot.samplers.base import LatentSampler, positive
-from aeot.samplers.gmm import sample_mixture
+from aeot.samplers.base import positive
+from aeot.samplers.gmm import MixtureSampler
 from aeot.samplers.registry import register_sampler
 
 __all__ = ["KMeansSampler"]
@@ -18,7 +17,7 @@ __all__ = ["KMeansSampler"]
 
 @register_sampler
 @dataclass(kw_only=True)
-class KMeansSampler(LatentSampler):
+class KMeansSampler(MixtureSampler):
     """Gaussians on k-means clusters (Zhang et al., "Optimal Transport Based Generative
     Autoencoders", §4.1: "We apply K-means clustering to our data before approximating each
     cluster with a normal distribution"; Cluster (k=8) and (k=16) in their table).
@@ -30,6 +29,7 @@ class KMeansSampler(LatentSampler):
     """
 
     name: ClassVar[str] = "kmeans"
+    _extra: ClassVar[tuple[str, str]] = ("inertia", "inertia_")
     n_clusters: int = 8
     n_init: int = 10
     ridge: float = 1e-6
@@ -68,24 +68,3 @@ class KMeansSampler(LatentSampler):
         covs += self.ridge * scale * torch.eye(d, dtype=torch.float64, device=z.device)
         self._set(counts / n, means, covs)
         self.inertia_ = float(km.inertia_)
-
-    def _set(self, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> None:
-        self.weights_ = weights  # (k,)
-        self.means_ = means  # (k, d)
-        self.covs_ = covs  # (k, d, d)
-        self.chols_ = torch.linalg.cholesky(covs)  # (k, d, d) lower
-
-    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator)
-
-    def _fitted_state(self) -> dict[str, Any]:
-        return {"weights": self.weights_, "means": self.means_, "covs": self.covs_, "inertia": self.inertia_}
-
-    def _load_fitted_state(self, state: dict[str, Any]) -> None:
-        f64 = torch.float64
-        w, m, c = state["weights"].to(f64), state["means"].to(f64), state["covs"].to(f64)
-        if m.ndim != 2 or m.shape[1] != self.dim_ or w.shape != m.shape[:1] or c.shape != (*m.shape, m.shape[1]):
-            raise ConfigError(f"kmeans state has means {tuple(m.shape)}, weights {tuple(w.shape)}, covs "
-                              f"{tuple(c.shape)} for dim {self.dim_}; load a state saved by KMeansSampler")
-        self._set(w, m, c)
-        self.inertia_ = float(state.get("inertia") or 0.0)
