@@ -20,14 +20,17 @@ from aeot.ot import assignment, ot_divergence
 COSTS = ["sqeuclidean", "euclidean"]
 
 
-@pytest.fixture(params=["direct", "reduced"])
+@pytest.fixture(params=["direct", "sparse", "dense"])
 def path(request, monkeypatch):
-    """Run a test on both code paths: exact small matrix + plain JV, and the large-n path
-    (matrix product + exact refinement, sparse duals, JV on the reduced matrix)."""
-    if request.param == "reduced":
-        monkeypatch.setattr(exact, "_PRECONDITION_MIN_N", 2)
+    """Run a test on every code path: exact small matrix + plain JV; the large-n path (sparse
+    candidate solve certified by pricing); and its fallback (JV on the matrix-product costs
+    reduced by the duals of one pricing round)."""
+    if request.param != "direct":
+        monkeypatch.setattr(exact, "_SPARSE_MIN_N", 2)
         monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
         monkeypatch.setattr(exact, "_N_NEIGHBOURS", 4)
+    if request.param == "dense":
+        monkeypatch.setattr(exact, "_MAX_ROUNDS", 1)
     return request.param
 
 
@@ -89,29 +92,139 @@ def test_optimal_cost_equals_scipy_including_ties_and_duplicates(cost, path):
         assert got == pytest.approx(ref, rel=1e-9, abs=1e-12), (x.shape, got, ref)
 
 
-def test_large_instance_takes_the_reduced_path_and_equals_scipy():
-    rng = np.random.default_rng(3)
-    n = exact._PRECONDITION_MIN_N
-    x, y = rng.standard_normal((n, 4)), rng.standard_normal((n, 4)) + 0.5
-    assert n * n * 4 > exact._EXACT_MAX_ELEMENTS  # the matrix-product path
+def _large(kind: str, n: int, d: int, seed: int = 0):
+    """Instances for the certificate path: Gaussian, 10 Gaussian clusters (cluster sizes differ
+    between x and y, so mass must move between clusters), shifted, duplicate-heavy."""
+    rng = np.random.default_rng([seed, n, d])
+    if kind == "gaussian":
+        return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    if kind == "clustered":
+        centres = rng.standard_normal((10, d)) * 5.0
+        return (centres[rng.integers(0, 10, n)] + rng.standard_normal((n, d)),
+                centres[rng.integers(0, 10, n)] + rng.standard_normal((n, d)))
+    if kind == "shifted":
+        x = rng.standard_normal((n, d))
+        return x, x[rng.permutation(n)] + 3.0 + 0.1 * rng.standard_normal((n, d))
+    # duplicates: every point twice on each side (heavier duplication: see the test below)
+    return (np.repeat(rng.standard_normal((n // 2, d)), 2, axis=0)[rng.permutation(n)],
+            np.repeat(rng.standard_normal((n // 2, d)), 2, axis=0)[rng.permutation(n)])
+
+
+class _Spy:
+    """Counts the calls of a module function (and can forbid it)."""
+
+    def __init__(self, monkeypatch, name: str, forbid: bool = False):
+        self.calls, self.forbid, fn = 0, forbid, getattr(exact, name)
+
+        def wrapped(*args, **kwargs):
+            self.calls += 1
+            assert not self.forbid, f"{name} was called"
+            return fn(*args, **kwargs)
+
+        monkeypatch.setattr(exact, name, wrapped)
+
+
+@pytest.mark.parametrize(("kind", "cost"), [("gaussian", "sqeuclidean"), ("clustered", "sqeuclidean"),
+                                            ("shifted", "sqeuclidean"), ("duplicates", "sqeuclidean"),
+                                            ("shifted", "euclidean")])
+def test_certificate_path_gives_scipys_cost_without_the_dense_solver(kind, cost, monkeypatch):
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    dense = _Spy(monkeypatch, "_dense", forbid=True)  # certified by pricing alone
+    x, y = _large(kind, 1600, 6)
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y), cost=cost), cost)
+    assert got == pytest.approx(_scipy_optimum(x, y, cost), rel=1e-9)
+    assert dense.calls == 0
+
+
+def test_heavily_duplicated_points_go_to_the_dense_solver_and_are_exact(monkeypatch):
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    dense = _Spy(monkeypatch, "_dense")
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((40, 5))[rng.integers(0, 40, 1500)]  # 40 distinct points, ~37 copies
+    y = rng.standard_normal((40, 5))[rng.integers(0, 40, 1500)]
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
     assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
+    assert dense.calls == 1
 
 
-def test_sparse_duals_are_feasible_on_candidates_and_tight_on_the_sparse_optimum():
+def test_a_poor_first_candidate_set_is_repaired_by_pricing_rounds(monkeypatch):
+    """One neighbour per row and column, no enrichment: the first sparse optimum is not optimal
+    (pricing finds violations) and later rounds reach the optimum."""
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 1)
+    monkeypatch.setattr(exact, "_ENRICH_ROUNDS", 0)
+    monkeypatch.setattr(exact, "_N_ADD", 1)
+    monkeypatch.setattr(exact, "_MAX_ROUNDS", 100)
+    monkeypatch.setattr(exact, "_MAX_EDGES_PER_ROW", 1000)
+    price = _Spy(monkeypatch, "_price")
+    dense = _Spy(monkeypatch, "_dense", forbid=True)
+    x, y = _large("clustered", 1500, 3, seed=1)
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
+    assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
+    assert price.calls >= 3 and dense.calls == 0
+
+
+def test_the_dense_fallback_after_too_few_rounds_is_exact(monkeypatch):
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 1)
+    monkeypatch.setattr(exact, "_ENRICH_ROUNDS", 0)
+    monkeypatch.setattr(exact, "_MAX_ROUNDS", 1)
+    dense = _Spy(monkeypatch, "_dense")
+    x, y = _large("clustered", 1500, 3, seed=2)
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
+    assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
+    assert dense.calls == 1
+
+
+def _sparse_round(x, y):
+    """One round by hand: candidates, sparse solve, duals (sqeuclidean, separately centred)."""
+    n = len(x)
+    xs, ys = x - x.mean(0), y - y.mean(0)
+    keys = exact._candidates(xs, ys, 1.0)
+    rows, cols = np.divmod(keys, n)
+    vals = exact._pair_costs(xs, ys, rows, cols, "sqeuclidean")
+    return (xs, ys, keys, rows, cols, vals) + exact._sparse_solve(n, keys, rows, cols, vals, np.zeros(n), np.zeros(n))
+
+
+def test_sparse_solve_is_optimal_on_the_candidates_with_feasible_tight_duals(monkeypatch):
+    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 3)
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((300, 3)), rng.standard_normal((300, 3))
-    c = _cost(x, y, "sqeuclidean")
-    mean = np.concatenate([x, y]).mean(0)
-    neighbours = np.argsort(c, axis=1)[:, :8]
-    duals = exact._sparse_duals(c, x - mean, y - mean, neighbours, bound=float(c.max()))
-    assert duals is not None
-    u, v = duals
-    reduced = c - u[:, None] - v[None, :]
-    on_candidates = reduced[np.arange(300)[:, None], neighbours]  # (300, 8)
-    assert on_candidates.min() >= -1e-9  # dual feasible on the candidate edges
-    assert (np.abs(on_candidates).min(axis=1) < 1e-9).mean() > 0.9  # mostly tight: pi is near
-    assert reduced.min() < -1e-3  # but not feasible everywhere: the dense solve still matters
+    xs, ys, keys, rows, cols, vals, pi, u, v, tol = _sparse_round(x, y)
+    sparse = np.full((300, 300), np.inf)
+    sparse[rows, cols] = vals
+    r, c = linear_sum_assignment(sparse)  # the LAP restricted to the candidates
+    assert sparse[np.arange(300), pi].sum() == pytest.approx(sparse[r, c].sum(), rel=1e-12)
+    reduced = vals - u[rows] - v[cols]
+    assert reduced.min() >= -tol  # dual feasible on every candidate edge
+    assert np.abs(sparse[np.arange(300), pi] - u - v[pi]).max() <= tol  # tight on the matching
+    full = _cost(xs, ys, "sqeuclidean") - u[:, None] - v[None, :]
+    assert full.min() < -1e-3  # three neighbours are not enough here: pricing must find ...
+    found = exact._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol)
+    i, j = np.divmod(found, 300)
+    assert found.size and (full[i, j] < -tol).all()  # ... only true violations,
+    assert set(np.flatnonzero(full.min(1) < -1e-9)) <= set(i.tolist())  # in every violating row
+
+
+def test_pricing_certifies_optimal_duals_and_catches_a_tiny_violation(monkeypatch):
+    """With the duals of the full problem nothing is violated; raising one column potential by
+    1e-7 of the cost scale (far below the float32 rounding of the priced entries) must be caught."""
+    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 3)
+    rng = np.random.default_rng(5)
+    n = 200
+    x, y = rng.standard_normal((n, 4)), rng.standard_normal((n, 4)) * 2
+    xs, ys, keys, *_ = _sparse_round(x, y)
+    full = _cost(xs, ys, "sqeuclidean")
+    all_keys = np.arange(n * n)  # every edge a candidate: the sparse duals are optimal duals
+    pi, u, v, tol = exact._sparse_solve(n, all_keys, all_keys // n, all_keys % n, full.reshape(-1),
+                                        np.zeros(n), np.zeros(n))
+    assert exact._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol).size == 0
+    j = int(pi[0])  # a column whose potential is tight on its matched edge
+    v_bad = v.copy()
+    v_bad[j] += 1e-7 * float(full.max())
+    found = exact._price(xs, ys, "sqeuclidean", keys[keys % n != j], pi, u, v_bad, tol)
+    assert found.size and np.all(found % n == j)
+    assert exact._price(xs, ys, "sqeuclidean", keys, pi, u, v - 1e-3, tol).size == 0  # lower v: feasible
 
 
 @pytest.mark.parametrize("cost", COSTS)
