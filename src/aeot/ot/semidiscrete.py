@@ -9,9 +9,12 @@ the convex energy ``E(h) = int u_h - sum_i nu_i h_i`` whose gradient is ``mu(h) 
 
 The reference code (pyOMT, Yang Guo / Na Lei) runs Adam on ``h`` with the same Sobol points
 every iteration.  This solver takes damped Newton steps instead: the Hessian of ``E`` is the
-graph Laplacian of the facets, estimated from the samples that fall within ``delta`` of a facet
-(see :mod:`aeot.ot._sdot_newton`); its per-iteration budget doubles when the error reaches the
-Monte Carlo noise floor or stalls.  benchmarks/sdot.py compares both (docs/benchmarks/sdot.md).
+graph Laplacian of the facets, estimated from the samples that fall within a slab of width
+``delta_i`` of a facet and averaged over iterations (see :mod:`aeot.ot._sdot_newton`), with a
+per-cell trust radius, and empty cells raised by an exact one-cell solve.  Each iteration uses
+fresh points; its budget doubles when the error reaches the Monte Carlo noise floor or stalls.
+benchmarks/sdot.py compares both (docs/benchmarks/sdot.md): on n = 1000 codes in d = 64 the
+reference needed 25x the samples and 100x+ the time for the same 95th-percentile error.
 """
 
 from __future__ import annotations
@@ -107,6 +110,13 @@ def solve_semidiscrete(
     starting potential ``h_i = -|t_i|^2 / 2``) is as balanced as possible.  With
     ``normalize=False`` the result's targets are the codes themselves and the potential is
     rescaled accordingly (same cells).  Non-convergence warns, naming the knob to turn.
+
+    Cost: one iteration scores ``M x n`` pairs (``2 d`` flops each, float32 matmul tiles on
+    ``y``'s device) and the solve ends with ``M`` of about ``1000 n`` for ``tol=0.1``: for
+    ``n = 1000, d = 64`` a few seconds on one CPU core; ``n = 60000`` needs ``M`` near
+    ``6e7`` per iteration, hours on a CPU, seconds per iteration on a GPU (or loosen ``tol``).
+    Same seed, same device type: same result (on CUDA the float64 ``index_add_`` sums may
+    differ in the last bits between runs).
     """
     y, nu, low, high = validate_inputs(
         y, weights, low, high, max_iter=max_iter, tol=tol, tol_max=tol_max, lr=lr, n_samples=n_samples,
