@@ -146,6 +146,8 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", nargs="+", default=None,
                    help="rows, e.g. OTgen OTtrans 'Cluster (k=8)' 'Cluster (k=16)' AE-OT Data (default: all available)")
     p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")
+    p.add_argument("--sdot-n-train", dest="sdot_n_train", type=int, default=d.sdot_n_train,
+                   help=f"points the AE-OT row's semi-discrete map is fitted on (default {d.sdot_n_train})")
     p.add_argument("--n-batches", dest="n_batches", type=int, default=d.n_batches, help="evaluation batches (default 20)")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size, help="points per batch (128)")
     p.add_argument("--noise", type=float, default=d.noise, help="scikit-learn noise (default 0.05)")
@@ -259,7 +261,7 @@ def cmd_toy(args: argparse.Namespace) -> int:
     from aeot.toy import ToyConfig, available_methods, run_toy
 
     cfg = ToyConfig(datasets=args.datasets, methods=args.methods or available_methods(), seeds=args.seeds,
-                    steps=args.steps, n_train=args.n_train, n_batches=args.n_batches,
+                    steps=args.steps, n_train=args.n_train, sdot_n_train=args.sdot_n_train, n_batches=args.n_batches,
                     batch_size=args.batch_size, noise=args.noise, factor=args.factor)
     progress = TqdmProgress()
     try:

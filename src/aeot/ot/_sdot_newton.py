@@ -23,7 +23,7 @@ import math
 import torch
 from torch import Tensor
 
-LAM = 0.05  # Levenberg-Marquardt damping of the Newton system (relative to the degree)
+LAM = 0.001  # Levenberg-Marquardt damping of the Newton system (relative to the degree); 0.05 stalled on 2-D curve data (moons)
 BETA = 0.7  # moving-average weight of the previous Hessian estimate
 SLAB_FRACTION = 0.25  # target fraction of a cell's samples lying in its slabs (sets delta_i)
 RADIUS = 3.0  # first trust radius of each potential, in units of its delta

@@ -66,7 +66,7 @@ def solve_semidiscrete(
     weights: Tensor | None = None,
     low: float | Tensor = 0.0,
     high: float | Tensor = 1.0,
-    max_iter: int = 100,
+    max_iter: int = 300,
     tol: float = 0.1,
     tol_max: float = 0.5,
     lr: float = 1.0,
