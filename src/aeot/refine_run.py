@@ -56,9 +56,9 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
 
     run_dir = Path(run_dir)
     out = run_dir / REFINE_DIR
-    for name in ("autoencoder.safetensors", "latents.safetensors"):
-        if not (run_dir / name).is_file():
-            raise ConfigError(f"{run_dir} holds no {name}; train the run first (aeot run --out {run_dir})")
+    _check_run(run_dir)
+    if config is not None:
+        config.validate()  # bad settings fail before anything is read or written
     ckpt = out / "checkpoint.safetensors"
     if not resume and (ckpt.exists() or (out / "generator.safetensors").exists()):
         raise ConfigError(f"{out} already holds a refinement; pass --resume to continue it or remove {out}")
@@ -122,11 +122,18 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     return summary
 
 
+def _check_run(run_dir: Path) -> None:
+    for name in ("config.json", "autoencoder.safetensors", "latents.safetensors"):
+        if not (run_dir / name).is_file():
+            raise ConfigError(f"{run_dir} holds no {name}; train the run first (aeot run --out {run_dir})")
+
+
 def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = None, *,
                       resume: bool = False) -> RefineConfig:
     """The refine config of a run: the saved one when resuming, else its dataset's preset; then ``overrides``."""
     from aeot.pipeline import _build, read_run_config
 
+    _check_run(Path(run_dir))
     saved = Path(run_dir) / REFINE_DIR / "config.json"
     if resume and saved.is_file():
         values = dict(read_json(saved, what="refine config").get("refine", {}))
@@ -135,7 +142,9 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
     values.update(overrides or {})
     if isinstance(values.get("adam_betas"), list):
         values["adam_betas"] = tuple(values["adam_betas"])
-    return _build(RefineConfig, values, "refine")
+    cfg = _build(RefineConfig, values, "refine")
+    cfg.validate()
+    return cfg
 
 
 def refine_and_report(run_dir: str | Path, config: RefineConfig | None = None, **kwargs: Any) -> dict[str, Any]:
