@@ -78,3 +78,23 @@ def test_refine_with_another_sampler_fits_it_on_the_latents(tmp_path):
 def test_refine_needs_a_finished_run(tmp_path, capsys):
     assert main(["refine", str(tmp_path), "--device", "cpu"]) == 2
     assert "aeot run" in capsys.readouterr().err
+
+
+def test_a_per_epoch_metric_callback_reaches_history_curves_and_report(tmp_path):
+    from aeot.refine_run import refine_and_report
+    from aeot.train.refine import RefineConfig
+
+    out = tmp_path / "run"
+    assert main(["run", *RUN, "--out", str(out)]) == 0
+    seen = []
+
+    def fid_stub(view):  # stands in for the FID of the evaluation work
+        seen.append(view.epoch)
+        return {"fid": float(view.generate(8).mean())}
+
+    refine_and_report(out, RefineConfig(epochs=2, batch_size=16), callbacks=[fid_stub])
+    assert seen == [0, 1, 2]
+    hist = json.loads((out / "refine" / "history.json").read_text())
+    assert len(hist["fid"]) == 3
+    report = (out / "report.md").read_text()
+    assert "| fid |" in report
