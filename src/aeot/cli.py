@@ -152,6 +152,10 @@ def _add_refine_options(p: argparse.ArgumentParser) -> None:
                    help="fit this sampler on the run's latents (default: the run's fitted sampler)")
     p.add_argument("--sampler-param", dest="sampler_param", action="append", default=None, metavar="KEY=VALUE")
     g = p.add_argument_group("refinement (defaults: the paper's, with the dataset's preset of R, T, epochs)")
+    from aeot.train.refine import REFINE_PRESETS
+
+    g.add_argument("--preset", default=None, choices=sorted(REFINE_PRESETS),
+                   help="start from this dataset's preset (default: the run's dataset), e.g. celeba for image-folder")
     g.add_argument("--epochs", dest="r.epochs", type=int, default=S)
     g.add_argument("--batch-size", dest="r.batch_size", type=int, default=S, help="images per fake (and real) batch")
     g.add_argument("--ratio", dest="r.ratio", type=float, default=S, help="generated : reconstructed (paper: 3)")
@@ -258,11 +262,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bool, sampler: str | None = None,
-            sampler_params: dict[str, Any] | None = None) -> dict[str, Any]:
+            sampler_params: dict[str, Any] | None = None, preset: str | None = None) -> dict[str, Any]:
     from aeot.refine_run import refine_and_report, refine_config_for
 
     resume = resume and (run_dir / "refine" / "checkpoint.safetensors").exists()
-    cfg = refine_config_for(run_dir, overrides, resume=resume)
+    cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
     progress = TqdmProgress()
     try:
         result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
@@ -283,7 +287,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if params is not None and args.sampler is None:
         raise ConfigError("--sampler-param needs --sampler NAME (the run's own sampler is used as fitted)")
     result = _refine(args.run_dir, overrides, device=args.device, resume=args.resume, sampler=args.sampler,
-                     sampler_params=params)
+                     sampler_params=params, preset=args.preset)
     print(f"report: {result['report']}")
     return 0
 

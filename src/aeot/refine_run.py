@@ -129,8 +129,13 @@ def _check_run(run_dir: Path) -> None:
 
 
 def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = None, *,
-                      resume: bool = False) -> RefineConfig:
-    """The refine config of a run: the saved one when resuming, else its dataset's preset; then ``overrides``."""
+                      resume: bool = False, preset: str | None = None) -> RefineConfig:
+    """The refine config of a run: the saved one when resuming, else the preset (default: the
+    run's dataset name, e.g. ``preset="celeba"`` for an image-folder run of CelebA); then ``overrides``."""
+    from aeot.train.refine import REFINE_PRESETS
+
+    if preset is not None and preset not in REFINE_PRESETS:
+        raise ConfigError(f"unknown refine preset {preset!r}; choose one of {', '.join(sorted(REFINE_PRESETS))}")
     from aeot.pipeline import _build, read_run_config
 
     _check_run(Path(run_dir))
@@ -138,7 +143,7 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
     if resume and saved.is_file():
         values = dict(read_json(saved, what="refine config").get("refine", {}))
     else:
-        values = asdict(RefineConfig.for_dataset(read_run_config(run_dir).data.name))
+        values = asdict(RefineConfig.for_dataset(preset or read_run_config(run_dir).data.name))
     values.update(overrides or {})
     if isinstance(values.get("adam_betas"), list):
         values["adam_betas"] = tuple(values["adam_betas"])

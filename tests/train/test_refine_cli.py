@@ -98,3 +98,14 @@ def test_a_per_epoch_metric_callback_reaches_history_curves_and_report(tmp_path)
     assert len(hist["fid"]) == 3
     report = (out / "report.md").read_text()
     assert "| fid |" in report
+
+
+def test_preset_option_picks_another_datasets_r_and_t(tmp_path):
+    from aeot.refine_run import refine_config_for
+
+    out = tmp_path / "run"
+    assert main(["run", *RUN, "--out", str(out)]) == 0
+    cfg = refine_config_for(out, {"epochs": 2}, preset="cifar10")
+    assert (cfg.lr_ratio, cfg.g_steps, cfg.epochs) == (25.0, 10, 2)
+    with pytest.raises(Exception, match="unknown refine preset"):
+        refine_config_for(out, preset="imagenet")

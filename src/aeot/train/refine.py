@@ -313,7 +313,8 @@ def refine_generator(
         for it in range(n_iter):
             idx = perm[it * n_rec : (it + 1) * n_rec]  # (n_rec,) paired triples
             x_pair, z_pair = x[idx], z[idx]
-            z_gen = sampler.sample(n_gen, generator=g_lat).to(device=device, dtype=z.dtype)  # (n_gen, d)
+            z_gen = (sampler.sample(n_gen, generator=g_lat).to(device=device, dtype=z.dtype) if n_gen
+                     else z.new_zeros((0, z.shape[1])))  # (n_gen, d)
             x_rand = x[torch.randint(n, (n_gen,), generator=g_real).to(device)]  # (n_gen, C, H, W)
             z_fake = torch.cat([z_pair, z_gen])  # reconstructed first, then generated
             if it % cfg.g_steps == 0:  # one D update per T generator updates
