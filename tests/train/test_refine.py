@@ -156,8 +156,8 @@ def test_batches_hold_the_configured_ratio(monkeypatch):
     assert 12 in drawn  # 12 generated : 4 reconstructed per batch
 
 
-def test_one_epoch_changes_both_networks_and_keeps_losses_finite():
-    ae, sampler, x, z = tiny_setup("infogan", n=16)
+def test_one_step_changes_both_networks_and_keeps_losses_finite():
+    ae, sampler, x, z = tiny_setup("infogan", n=2)  # 2 pairs = 2 reconstructed + 6 generated: one step
     from aeot.nets import make_discriminator
 
     cfg = small_config(epochs=1, batch_size=8, g_steps=1)
@@ -165,7 +165,9 @@ def test_one_epoch_changes_both_networks_and_keeps_losses_finite():
         torch.manual_seed(cfg.seed)
         d0 = make_discriminator("infogan", image_shape=[1, 28, 28])
     enc0 = {k: v.clone() for k, v in ae.state_dict().items()}
-    res = refine_generator(ae, sampler, x, z, config=cfg)
+    steps = []
+    res = refine_generator(ae, sampler, x, z, config=cfg, progress=lambda ev: steps.append(ev.get("step")))
+    assert [s for s in steps if s is not None] == [1]
     assert not state_equal(res.generator, ae.decoder)
     assert not state_equal(res.discriminator, d0)
     assert all(torch.equal(v, ae.state_dict()[k]) for k, v in enc0.items())  # the AE is untouched
