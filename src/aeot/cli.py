@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     p = sub.add_parser("run", help="the main job: train the AE, fit a latent sampler, decode, write report.md")
     _add_run_options(p, with_sampler=True)
+    p.add_argument("--refine", action="store_true", help="then refine the decoder as an AE-OT-GAN generator (aeot refine)")
+    p.add_argument("--refine-epochs", dest="refine_epochs", type=int, default=None,
+                   help="refinement epochs (default: the dataset's preset)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
     _add_run_options(p, with_sampler=False)
@@ -126,12 +129,46 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
     g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
     p.set_defaults(func=cmd_sample)
+    p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (000 §3.3)")
+    _add_refine_options(p)
+    p.set_defaults(func=cmd_refine)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
     p.set_defaults(func=cmd_datasets)
     p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
     _add_toy_options(p)
     p.set_defaults(func=cmd_toy)
     return parser
+
+
+def _add_refine_options(p: argparse.ArgumentParser) -> None:
+    from aeot.samplers import list_samplers
+    from aeot.train.refine_losses import ADV_MODES, REDUCTIONS
+
+    S = argparse.SUPPRESS  # options not given keep the preset (or, with --resume, the saved value)
+    p.add_argument("run_dir", type=Path, help="a finished run directory (aeot run)")
+    p.add_argument("--resume", action="store_true", help="continue the refinement in RUN_DIR/refine")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--sampler", default=None, choices=list_samplers(),
+                   help="fit this sampler on the run's latents (default: the run's fitted sampler)")
+    p.add_argument("--sampler-param", dest="sampler_param", action="append", default=None, metavar="KEY=VALUE")
+    g = p.add_argument_group("refinement (defaults: the paper's, with the dataset's preset of R, T, epochs)")
+    from aeot.train.refine import REFINE_PRESETS
+
+    g.add_argument("--preset", default=None, choices=sorted(REFINE_PRESETS),
+                   help="start from this dataset's preset (default: the run's dataset), e.g. celeba for image-folder")
+    g.add_argument("--epochs", dest="r.epochs", type=int, default=S)
+    g.add_argument("--batch-size", dest="r.batch_size", type=int, default=S, help="images per fake (and real) batch")
+    g.add_argument("--ratio", dest="r.ratio", type=float, default=S, help="generated : reconstructed (paper: 3)")
+    g.add_argument("--lr", dest="r.lr", type=float, default=S, help="lr_G (paper: 2e-5)")
+    g.add_argument("--lr-ratio", dest="r.lr_ratio", type=float, default=S, help="R, lr_D = lr_G / R (> 1)")
+    g.add_argument("--g-steps", dest="r.g_steps", type=int, default=S, help="T, generator updates per D update")
+    g.add_argument("--beta", dest="r.beta", type=float, default=S, help="content loss weight (paper: 2000)")
+    g.add_argument("--alpha-inner", dest="r.alpha_inner", type=float, default=S, help="inner layer weight (0.06)")
+    g.add_argument("--alpha-latent", dest="r.alpha_latent", type=float, default=S, help="latent weight (2/||Z||)")
+    g.add_argument("--adversarial", dest="r.adversarial", default=S, choices=ADV_MODES)
+    g.add_argument("--reduction", dest="r.reduction", default=S, choices=REDUCTIONS)
+    g.add_argument("--disc-arch", dest="r.disc_arch", default=S, help="discriminator (default: the AE's arch)")
+    g.add_argument("--seed", dest="r.seed", type=int, default=S)
 
 
 def _add_toy_options(p: argparse.ArgumentParser) -> None:
@@ -217,8 +254,42 @@ def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str,
 def cmd_run(args: argparse.Namespace) -> int:
     from aeot.pipeline import run_pipeline
 
-    result, _ = _run_stage(args, "run", run_pipeline)
+    result, out = _run_stage(args, "run", run_pipeline)
     print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
+    if args.refine:
+        overrides = {} if args.refine_epochs is None else {"epochs": args.refine_epochs}
+        result = _refine(out, overrides, device=args.device, resume=args.resume)
+    print(f"report: {result['report']}")
+    return 0
+
+
+def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bool, sampler: str | None = None,
+            sampler_params: dict[str, Any] | None = None, preset: str | None = None) -> dict[str, Any]:
+    from aeot.refine_run import refine_and_report, refine_config_for
+
+    resume = resume and (run_dir / "refine" / "checkpoint.safetensors").exists()
+    cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
+    progress = TqdmProgress()
+    try:
+        result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
+                                   device=_device(device), resume=resume, progress=progress)
+    finally:
+        progress.close()
+    for row in result["epoch0_vs_last"]:
+        if row["metric"].startswith("eval_") or row["metric"].lower().startswith("fid"):
+            a, b = list(row.values())[1:]
+            print(f"{row['metric']}: epoch 0 {a:.5g} -> last {b:.5g}")
+    print(f"AE-OT-GAN refinement: {result['refine_seconds_this_call']:.0f} s")
+    return result
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    overrides = {k[2:]: v for k, v in vars(args).items() if k.startswith("r.")}
+    params = dict(_parse_param(p) for p in args.sampler_param) if args.sampler_param else None
+    if params is not None and args.sampler is None:
+        raise ConfigError("--sampler-param needs --sampler NAME (the run's own sampler is used as fitted)")
+    result = _refine(args.run_dir, overrides, device=args.device, resume=args.resume, sampler=args.sampler,
+                     sampler_params=params, preset=args.preset)
     print(f"report: {result['report']}")
     return 0
 

@@ -230,8 +230,11 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -
                ("Training curve", "training_curve.png")]
     figures = [f for f in figures if (run_dir / f[1]).exists()]
     resolved = read_json(run_dir / "config.json", what="run config")
+    from aeot.refine_run import refine_report_section
+
+    sections = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
     return write_report(run_dir, title=f"aeot run: {cfg.data.name}", config=resolved, metrics=rows,
-                        figures=figures, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
+                        figures=figures, sections=sections, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
                                                 f"{run_dir / 'config.json'} --out NEW_DIR`."])
 
 

@@ -106,8 +106,11 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
 
 
 def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list[dict[str, Any]],
-                 figures: list[tuple[str, str]], notes: list[str] | None = None) -> Path:
-    """Write ``run_dir/report.md``: config, metrics table, then each (caption, file) figure.
+                 figures: list[tuple[str, str]], notes: list[str] | None = None,
+                 sections: list[str] | None = None) -> Path:
+    """Write ``run_dir/report.md``: config, metrics table, each (caption, file) figure, then ``sections``.
+
+    ``sections`` are Markdown blocks written by later stages (e.g. the AE-OT-GAN comparison).
 
     Figures are referenced by relative path; a figure whose file is missing is an error
     (a report must never point at nothing).
@@ -123,5 +126,6 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
         if not (run_dir / rel).is_file():
             raise FileNotFoundError(f"report figure {rel} does not exist in {run_dir}")
         parts += [f"## {caption}\n", f"![{caption}]({rel})\n"]
+    parts += list(sections or [])
     parts += ["## Config\n", "```json\n" + json.dumps(config, indent=2, default=str) + "\n```\n"]
     return atomic_write_bytes(run_dir / "report.md", "\n".join(parts).encode())

@@ -1,4 +1,4 @@
-"""Training loops: the autoencoder (and, in later modules, the GAN refiner and baselines)."""
+"""Training loops: the autoencoder and the AE-OT-GAN refiner (baselines in later modules)."""
 
 from aeot.train.autoencoder import (
     AETrainConfig,
@@ -8,12 +8,15 @@ from aeot.train.autoencoder import (
     save_autoencoder,
     train_autoencoder,
 )
+from aeot.train.refine import RefineConfig, refine_generator
 
 __all__ = [
     "AETrainConfig",
+    "RefineConfig",
     "encode",
     "load_autoencoder",
     "reconstruction_mse",
+    "refine_generator",
     "save_autoencoder",
     "train_autoencoder",
 ]
