@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from aeot.ot._sdot_adam import AdamStepper
 from aeot.ot._power import TARGET_CHUNK, PowerScorer, cell_index, default_chunk_size, power_scores_topk
 from aeot.ot._sdot_newton import SLAB_FRACTION, NewtonStepper, capture_raise, pair_keys
 from aeot.ot._sdot_validate import validate_inputs
@@ -67,6 +68,7 @@ def solve_semidiscrete(
     low: float | Tensor = 0.0,
     high: float | Tensor = 1.0,
     max_iter: int = 300,
+    method: str = "newton",
     tol: float = 0.1,
     tol_max: float = 0.5,
     lr: float = 1.0,
@@ -92,8 +94,10 @@ def solve_semidiscrete(
     solve to ``tol = 0.1`` needs ``M`` of roughly ``1000 n`` in its last iterations).
 
     y: (n, d) codes.  weights: (n,) positive, summing to 1 (default uniform).  low, high: box
-    corners, scalars or (d,).  max_iter: Newton iterations.  lr: damping of the Newton step
-    (1 = full step).  n_samples: first per-iteration budget (default 16 n); it doubles when the
+    corners, scalars or (d,).  max_iter: iterations.  method: ``"newton"`` (default, the damped
+    Newton step above) or ``"adam"`` (the reference code's update, :mod:`aeot.ot._sdot_adam`;
+    no Hessian samples, more iterations).  lr: damping of the Newton step (1 = full step), or
+    for Adam a factor on its first step length.  n_samples: first per-iteration budget (default 16 n); it doubles when the
     error stalls or reaches the noise floor, up to ``max_samples`` per iteration.
     hessian_samples: samples per iteration used for the Hessian (default 64 n).  qmc:
     scrambled Sobol points (else i.i.d. uniforms), fresh each iteration, seeded by ``seed``.
@@ -118,6 +122,8 @@ def solve_semidiscrete(
     Same seed, same device type: same result (on CUDA the float64 ``index_add_`` sums may
     differ in the last bits between runs).
     """
+    if method not in ("newton", "adam"):
+        raise ValueError(f"method must be 'newton' or 'adam', got {method!r}")
     y, nu, low, high = validate_inputs(
         y, weights, low, high, max_iter=max_iter, tol=tol, tol_max=tol_max, lr=lr, n_samples=n_samples,
         max_samples=max_samples, hessian_samples=hessian_samples, qmc=qmc, chunk_size=chunk_size,
@@ -149,17 +155,21 @@ def solve_semidiscrete(
     h -= h.mean()  # (n,) Voronoi diagram of the placed codes
     t32 = t64.to(torch.float32)
     scorer = PowerScorer(t32, h, target_chunk=target_chunk)
-    newton = NewtonStepper(n, delta0, device=device)
+    if method == "newton":
+        stepper = NewtonStepper(n, delta0, device=device)
+    else:  # "adam" (validated): the reference code's update, with lr in units of delta0
+        stepper, lr = AdamStepper(n, delta0, device=device, lr=lr), 1.0
 
     m = _chunks(n_samples or 16 * n, s)
     m_max = max(m, max_samples // s)
-    m_hess = _chunks(hessian_samples or 64 * n, s)
-    m_cap = min(m_hess, _chunks(min(8 * n, 1 << 18), s))  # samples kept to place empty cells
+    m_hess = _chunks(hessian_samples or 64 * n, s) if method == "newton" else 0
+    m_cap = _chunks(min(8 * n, 1 << 18), s)  # samples kept to place empty cells
+    m_cap = min(m_hess, m_cap) if m_hess else m_cap
     errors: list[dict] = []
     best, stall, converged = (math.inf, math.inf), 0, False
     for it in range(max_iter):
         mh, mc = min(m, m_hess), min(m, m_cap)
-        est = _estimate(scorer, stream, comm, next_chunk, m, mh, mc, newton.delta, n)
+        est = _estimate(scorer, stream, comm, next_chunk, m, mh, mc, stepper.delta, n)
         next_chunk += m
         used += m * s
         mu = est["counts"].to(torch.float64) / (m * s)  # (n,)
@@ -171,7 +181,7 @@ def solve_semidiscrete(
         rec = {
             "iter": it + 1, "p95": p95, "max": emax, "mean": float(e.mean()), "empty": int((mu == 0).sum()),
             "n_samples": m * s, "total_samples": used, "noise_p95": noise, "noise_max": noise_max,
-            "delta": float(newton.delta.median()),
+            "delta": float(stepper.delta.median()),
         }
         errors.append(rec)
         if progress is not None:
@@ -181,10 +191,16 @@ def solve_semidiscrete(
         if converged or it == max_iter - 1:
             break
         # ---- damped Newton step; empty cells are raised to capture their share
-        dh = newton.step(mu, nu, m * s, est, mh * s)
+        dh = stepper.step(mu, nu, m * s, est, mh * s)
         empty = (est["counts"] == 0).nonzero().flatten()
         if empty.numel():
-            dh[empty] = capture_raise(t32, h, empty, nu, est["kept"], comm, mc * s)
+            # the raise is computed against the other cells' *stepped* potentials: against the
+            # old ones, a near-duplicate neighbour that the step also shrinks would be emptied
+            dh[empty] = 0.0
+            h_new = h + lr * dh
+            scorer.set_potential(h_new)
+            kept = [(x, scorer.argmax(x)[0]) for x, _ in est["kept"]]
+            dh[empty] = capture_raise(t32, h_new, empty, nu, kept, comm, mc * s) / lr
         h = h + lr * dh
         h -= h.mean()
         comm.broadcast_(h)
