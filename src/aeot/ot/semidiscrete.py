@@ -198,8 +198,8 @@ def solve_semidiscrete(
             # old ones, a near-duplicate neighbour that the step also shrinks would be emptied
             dh[empty] = 0.0
             h_new = h + lr * dh
-            scorer.set_potential(h_new)
-            kept = [(x, scorer.argmax(x)[0]) for x, _ in est["kept"]]
+            rescore = PowerScorer(t32, h_new, target_chunk=target_chunk)
+            kept = [(x, rescore.argmax(x)[0]) for x, _ in est["kept"]]
             dh[empty] = capture_raise(t32, h_new, empty, nu, kept, comm, mc * s) / lr
         h = h + lr * dh
         h -= h.mean()
