@@ -257,3 +257,13 @@ def test_benchmark_quick_runs(tmp_path):
                           str(tmp_path / "sdot.md")], capture_output=True, text=True, timeout=600, check=False)
     assert out.returncode == 0, out.stderr
     assert "scores_per_s" in out.stdout and (tmp_path / "sdot.md").read_text().startswith("#")
+
+
+def test_adam_method_reaches_the_same_marginals():
+    # the reference code's update (Adam on h): slower than Newton, but it must get there too
+    res = solve_semidiscrete(codes(60, 5), seed=0, method="adam")
+    assert res.converged, res.errors[-1]
+    e = rel_errors(res)
+    assert float(e.quantile(0.95)) < 0.1 + 0.05 and float(e.max()) < 0.5
+    with pytest.raises(ValueError, match="method must be 'newton' or 'adam', got 'sgd'"):
+        solve_semidiscrete(codes(10, 2), method="sgd")

@@ -87,7 +87,7 @@ def test_fit_reports_progress_and_bad_parameters_are_named():
     assert seen and all(e["event"] == "step" and e["task"] == "sdot" for e in seen)
     for bad, match in [({"mode": "triangles"}, "mode"), ({"epsilon": -1.0}, "epsilon"), ({"k": 0}, "k must"),
                        ({"epsilon_quantile": 1.5}, "epsilon_quantile"), ({"pair_weight": 2.0}, "pair_weight"),
-                       ({"max_iter": 0}, "max_iter"), ({"qmc": "yes"}, "qmc")]:
+                       ({"max_iter": 0}, "max_iter"), ({"qmc": "yes"}, "qmc"), ({"method": "sgd"}, "method")]:
         with pytest.raises(ConfigError, match=match):
             make_sampler("sdot", **bad).fit(z)
 

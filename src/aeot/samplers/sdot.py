@@ -20,7 +20,7 @@ __all__ = ["SDOTSampler"]
 AUTO_SIMPLEX_MAX_DIM = 8
 
 # Solver knobs passed to solve_semidiscrete when set; None keeps the solver's default.
-_SOLVER_KNOBS = ("max_iter", "tol", "tol_max", "lr", "n_samples", "max_samples", "hessian_samples", "qmc",
+_SOLVER_KNOBS = ("method", "max_iter", "tol", "tol_max", "lr", "n_samples", "max_samples", "hessian_samples", "qmc",
                  "normalize")
 
 
@@ -30,7 +30,8 @@ class SDOTSampler(LatentSampler):
     """AE-OT latent sampler (An et al., "AE-OT", ICLR 2020; AE-OT-GAN §3.2, Theorem 1).
 
     ``fit(z)`` solves the semi-discrete OT problem from ``Uni([0, 1]^d)`` to the empirical
-    measure of the codes (:func:`aeot.ot.semidiscrete.solve_semidiscrete`; ``max_iter``,
+    measure of the codes (:func:`aeot.ot.semidiscrete.solve_semidiscrete`; ``method``
+    (``"newton"`` or the reference code's ``"adam"``), ``max_iter``,
     ``tol``, ``tol_max``, ``lr``, ``n_samples``, ``max_samples``, ``hessian_samples``,
     ``qmc`` and ``normalize`` are its knobs, ``None`` keeps its default). ``sample(n)``
     draws ``n`` uniform points in the box and applies the extended map
@@ -52,6 +53,7 @@ class SDOTSampler(LatentSampler):
     """
 
     name: ClassVar[str] = "sdot"
+    method: str = "newton"
     max_iter: int | None = None
     tol: float | None = None
     tol_max: float | None = None
@@ -83,6 +85,8 @@ class SDOTSampler(LatentSampler):
         for knob in ("qmc", "normalize"):
             if not isinstance(getattr(self, knob), bool):
                 raise ConfigError(f"{knob} must be True or False, got {getattr(self, knob)!r}")
+        if self.method not in ("newton", "adam"):
+            raise ConfigError(f"method must be 'newton' or 'adam', got {self.method!r}")
         if self.mode not in (*MODES, "auto"):
             raise ConfigError(f"mode must be one of auto, {', '.join(MODES)}, got {self.mode!r}")
         if self.epsilon is not None and not (_is_number(self.epsilon) and self.epsilon >= 0):
