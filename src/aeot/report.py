@@ -106,8 +106,9 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
 
 
 def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list[dict[str, Any]],
-                 figures: list[tuple[str, str]], notes: list[str] | None = None) -> Path:
-    """Write ``run_dir/report.md``: config, metrics table, then each (caption, file) figure.
+                 figures: list[tuple[str, str]], notes: list[str] | None = None,
+                 sections: list[tuple[str, str]] | None = None) -> Path:
+    """Write ``run_dir/report.md``: metrics table, extra (heading, Markdown) sections, figures, config.
 
     Figures are referenced by relative path; a figure whose file is missing is an error
     (a report must never point at nothing).
@@ -119,6 +120,8 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
     if notes:
         parts += [n + "\n" for n in notes]
     parts += ["## Metrics\n", markdown_table(metrics)]
+    for heading, text in sections or []:  # e.g. the evaluation tables (aeot.eval_report)
+        parts += [f"## {heading}\n", text]
     for caption, rel in figures:
         if not (run_dir / rel).is_file():
             raise FileNotFoundError(f"report figure {rel} does not exist in {run_dir}")
