@@ -69,10 +69,10 @@ def _resolve_classifier(run_dir: Path, dataset: str, path: Path | None, *, auto:
     if path is not None:
         model, info = load_classifier(path, device=device)
         return model, {**info, "path": str(path)}, None
-    for candidate in (default_classifier_path(dataset), run_dir / "classifier.safetensors"):
-        if candidate.is_file():
-            model, info = load_classifier(candidate, device=device)
-            return model, {**info, "path": str(candidate)}, None
+    candidate = default_classifier_path(dataset)
+    if candidate.is_file():
+        model, info = load_classifier(candidate, device=device)
+        return model, {**info, "path": str(candidate)}, None
     fix = f"train one with `aeot classifier train --data {dataset}`"
     if not auto:
         raise AeotError(f"no domain classifier for {dataset!r} (looked in {default_classifier_path(dataset)}); {fix}")
@@ -84,15 +84,14 @@ def _resolve_classifier(run_dir: Path, dataset: str, path: Path | None, *, auto:
         return None, {}, f"no classifier metrics: {e}"
     if n_train > AUTO_CLASSIFIER_MAX_TRAIN:
         return None, {}, f"no classifier metrics (FID, IS, coverage) for {dataset}: {fix}, then `aeot evaluate`"
-    _emit(progress, f"training a domain classifier for {dataset} ({n_train} images) into the run directory")
+    _emit(progress, f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
     try:
-        info = train_dataset_classifier(dataset, out=run_dir / "classifier.safetensors", data_dir=data_dir,
-                                        config=ClassifierConfig(epochs=10), device=device)
+        info = train_dataset_classifier(dataset, data_dir=data_dir, config=ClassifierConfig(epochs=8), device=device)
     except ConfigError as e:  # not a labelled grey set: inception features only
         return None, {}, f"no classifier metrics: {e}"
     model, _ = load_classifier(info["path"], device=device)
-    return model, info, (f"classifier trained for this run ({info['n_train']} images, test accuracy "
-                         f"{info['test_accuracy']:.3f}); `aeot classifier train --data {dataset}` makes a shared one")
+    return model, info, (f"domain classifier trained by this run ({info['n_train']} images, 8 epochs, test "
+                         f"accuracy {info['test_accuracy']:.3f}) and cached in {candidate} for later runs")
 
 
 # ----------------------------------------------------------------------------- rows
@@ -151,7 +150,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     ``features``: "classifier" (domain classifier, default) or "inception" (adds the standard
     Inception space; needs ``aeot[inception]`` or ``inception_weights``). ``n``: generated images
     and the cap on real test images (default :data:`DEFAULT_N`). ``auto_classifier``: when no
-    classifier is found, train one into the run directory for small datasets or skip the
+    classifier is cached, train one into the cache for small datasets or skip the
     classifier metrics with a note (what ``aeot run`` does), instead of failing.
     """
     from aeot.eval_report import interpolation_figures, plot_tsne

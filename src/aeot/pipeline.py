@@ -246,7 +246,7 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", re
     """The main job: train the AE, fit the sampler, decode, write the report, then evaluate.
 
     ``evaluate``: :func:`aeot.evaluate.evaluate_run` with domain-classifier features on
-    ``RUN_HOOK_N`` samples; without a cached classifier one is trained into the run directory
+    ``RUN_HOOK_N`` samples; without a cached classifier one is trained into the cache
     for small datasets (digits, mnist-5k: seconds), else the classifier metrics are skipped
     with a note in the report naming ``aeot classifier train``.
     """
