@@ -101,12 +101,18 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
     for space, s in e["spaces"].items():
         head = (f"FID, k-NN precision/recall (k=3), KID ({s['dim']}-d {space} features, network SHA-1 "
                 f"{s['network_sha1'][:12]}); n = generated vs real test images. Calibration rows compare "
-                f"disjoint real halves B vs A.")
+                f"disjoint real halves B vs A (n/2 each; FID grows as n shrinks, so compare values at equal n).")
         if space == "classifier":
             c = s["classifier"]
             acc = c.get("test_accuracy")
             head += (f" IS (10 splits) and classes covered (>= 1% of samples), KL(labels || real labels) from the "
                      f"domain classifier (test accuracy {acc:.4f})." if acc is not None else "")
+            if s.get("real_inception_score"):
+                m, sd = s["real_inception_score"]
+                head += f" IS of all {e['n_real']} real test images: {m:.3f} ± {sd:.3f}."
+        if space == "inception":
+            head += f" Network: {s.get('weights')}."
+
         cols = [c for c in _COLUMNS if any(c in r for r in s["rows"])]
         sections.append((f"Metrics: {space} features", head + "\n\n" + markdown_table(s["rows"], cols)))
     lat = [{"row": k, "n": v["n"], "ot_divergence": v["ot_divergence"], "w2": v["w2"]} for k, v in e["latent"].items()]

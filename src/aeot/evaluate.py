@@ -140,6 +140,13 @@ def _space_rows(embed: Callable[[torch.Tensor], dict[str, torch.Tensor]], key: C
     return rows, [hit, hit_b]
 
 
+def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
+    """The classifier logits of all real images (from the cache that :func:`_space_rows` filled)."""
+    from aeot.metrics.cache import cached_features
+
+    return cached_features(key("real", real_x.shape[0]), lambda: embed(real_x))[0]["logits"]
+
+
 # ----------------------------------------------------------------------------- main entry
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
                  inception_weights: str | Path | None = None, classifier: str | Path | None = None,
@@ -217,7 +224,11 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
         _emit(progress, f"classifier features of {n} generated and {n_real} real images")
         rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=True,
                                  n_classes=n_classes, seed=seed)
+        from aeot.metrics import inception_score
+
+        real_logits = cached_real_logits(embed, key, real_x)
         spaces["classifier"] = {"network_sha1": sha, "dim": int(clf.config["feature_dim"]), "rows": rows,
+                                "real_inception_score": list(inception_score(real_logits, n_splits=10)),
                                 "cache_hits": hits, "classifier": {k: clf_info.get(k) for k in
                                                                    ("path", "test_accuracy", "n_train", "dataset")}}
     if inception is not None:
@@ -266,6 +277,9 @@ def summary_lines(evaluation: dict[str, Any]) -> list[str]:
             cov = f", classes {row['classes_covered']}" if "classes_covered" in row else ""
             lines.append(f"{space} FID ({row['row']}, n {row['n']}): {row['fid']:.4g}; precision "
                          f"{row['precision']:.3f}, recall {row['recall']:.3f}, KID {row['kid']:.4g}{extra}{cov}")
+    if "classifier" in evaluation["spaces"]:
+        m, sd = evaluation["spaces"]["classifier"]["real_inception_score"]
+        lines.append(f"IS of the {evaluation['n_real']} real test images (calibration): {m:.3f} +- {sd:.3f}")
     lat = evaluation["latent"]["generated"]
     lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
     lines += [f"note: {n}" for n in evaluation["notes"]]
