@@ -99,3 +99,25 @@ def test_run_trains_the_digits_classifier_when_none_is_cached(tmp_path, monkeypa
     assert (tmp_path / "cache" / "classifiers" / "digits.safetensors").is_file()
     assert ev["spaces"]["classifier"]["classifier"]["test_accuracy"] > 0.9
     assert any("trained by this run" in n for n in ev["notes"])
+
+
+class PoolNet(torch.nn.Module):
+    """A stand-in "Inception" for tests: the 3 x 8 x 8 pixels of the 299 px input (192 features)."""
+
+    def forward(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(x, 8).flatten(1)
+
+
+def test_evaluate_with_own_inception_weights_adds_the_inception_space(tiny_run, tmp_path):
+    weights = tmp_path / "pool.pt"
+    torch.jit.save(torch.jit.script(PoolNet()), str(weights))
+    assert main(["evaluate", str(tiny_run), "--features", "inception", "--inception-weights", str(weights),
+                 "--n", "100", "--device", "cpu"]) == 0
+    ev = json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
+    assert set(ev["spaces"]) == {"classifier", "inception"}
+    rows = ev["spaces"]["inception"]["rows"]
+    assert [r["row"] for r in rows][:2] == ["generated", "real B (floor)"]
+    assert len(rows) == 4 and all(r["fid"] >= 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in rows)
+    assert "inception_score" not in rows[0]  # IS and coverage come from the classifier space only
+    assert ev["spaces"]["inception"]["weights"] == str(weights)
+    assert "Metrics: inception features" in (tiny_run / "report.md").read_text()

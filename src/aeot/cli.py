@@ -180,8 +180,8 @@ def _add_eval_parsers(sub) -> None:
                    help="FID feature space (default classifier; inception needs aeot[inception])")
     p.add_argument("--n", type=int, default=None, help="generated and real images (default 5000 classifier, "
                    "500 inception; capped by the test split)")
-    p.add_argument("--inception-weights", type=Path, default=None, help="your own TorchScript Inception file")
-    p.add_argument("--classifier", type=Path, default=None, help="classifier weights (default: the cached one)")
+    p.add_argument("--inception-weights", type=Path, default=None, metavar="PATH", help="your own TorchScript Inception file")
+    p.add_argument("--classifier", type=Path, default=None, metavar="PATH", help="classifier weights (default: the cached one)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("compare", help="one Markdown table of the evaluated metrics of several runs")
