@@ -60,9 +60,9 @@ def _check_n(n: Any) -> int:
     return n
 
 
-def _resolve_classifier(run_dir: Path, dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
+def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
                         device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
-    """``(classifier or None, info, note)``: --classifier, else the cached one, else the run's own."""
+    """``(classifier or None, info, note)``: --classifier, else the cached one, else (``auto``) a new one."""
     from aeot.metrics.classifier import (ClassifierConfig, default_classifier_path, load_classifier,
                                          train_dataset_classifier)
 
@@ -194,7 +194,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     notes: list[str] = []
     clf, clf_info, note = (None, {}, None)
     if real_x.shape[1] == 1 and real_y is not None:
-        clf, clf_info, note = _resolve_classifier(run_dir, cfg.data.name, None if classifier is None else Path(classifier),
+        clf, clf_info, note = _resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
                                                   auto=auto_classifier, data_dir=cfg.data.data_dir, device=device,
                                                   progress=progress)
     elif features == "classifier" and not auto_classifier:

@@ -12,7 +12,8 @@ re-run alone. A run directory holds:
 ``training_curve.png``          the loss curves
 ``sampler.safetensors``         the fitted latent sampler
 ``samples.png``                 decoded samples
-``metrics.json``, ``report.md`` the numbers and the report
+``metrics.json``, ``report.md`` the numbers and the report (``metrics.json["evaluation"]``: aeot.evaluate)
+``eval_samples.png``, ``tsne_latents.png``, ``interp_latent.png``, ``interp_prior.png``  evaluation figures
 """
 
 from __future__ import annotations
