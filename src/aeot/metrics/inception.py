@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import warnings
 from pathlib import Path
 
 import torch
@@ -90,7 +91,9 @@ def load_inception(weights: str | Path | None = None, *, device: torch.device | 
             raise ValueError(f"--inception-weights {str(path)!r}: file not found; pass a TorchScript Inception file")
         digest = sha1_file(path)
     try:
-        net = torch.jit.load(str(path), map_location=device)
+        with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; the network file is TorchScript
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.* is deprecated", category=DeprecationWarning)
+            net = torch.jit.load(str(path), map_location=device)
     except (RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"{path}: not a TorchScript Inception file ({first}); pass the file of {DISTRIBUTION} "
