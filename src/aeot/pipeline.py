@@ -12,7 +12,8 @@ re-run alone. A run directory holds:
 ``training_curve.png``          the loss curves
 ``sampler.safetensors``         the fitted latent sampler
 ``samples.png``                 decoded samples
-``metrics.json``, ``report.md`` the numbers and the report
+``metrics.json``, ``report.md`` the numbers and the report (``metrics.json["evaluation"]``: aeot.evaluate)
+``eval_samples.png``, ``tsne_latents.png``, ``interp_latent.png``, ``interp_prior.png``  evaluation figures
 """
 
 from __future__ import annotations
@@ -228,24 +229,41 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -
     figures = [("Reconstructions (held-out: originals above, reconstructions below)", "reconstructions.png"),
                (f"Generated samples (sampler: {summary.get('sampler')})", "samples.png"),
                ("Training curve", "training_curve.png")]
+    sections: list[tuple[str, str]] = []
+    if summary.get("evaluation"):  # written by aeot.evaluate (aeot evaluate, or the end of aeot run)
+        from aeot.eval_report import report_sections
+
+        sections, eval_figures = report_sections(summary["evaluation"])
+        figures = figures[:2] + eval_figures + figures[2:]
     figures = [f for f in figures if (run_dir / f[1]).exists()]
     resolved = read_json(run_dir / "config.json", what="run config")
     from aeot.refine_run import refine_report_section
 
-    sections = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
+    appendix = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
     return write_report(run_dir, title=f"aeot run: {cfg.data.name}", config=resolved, metrics=rows,
-                        figures=figures, sections=sections, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
+                        figures=figures, sections=sections, appendix=appendix, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
                                                 f"{run_dir / 'config.json'} --out NEW_DIR`."])
 
 
 def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """The main job: train the AE, fit the sampler, decode, and write the report."""
+                 progress: Progress | None = None, evaluate: bool = True) -> dict[str, Any]:
+    """The main job: train the AE, fit the sampler, decode, write the report, then evaluate.
+
+    ``evaluate``: :func:`aeot.evaluate.evaluate_run` with domain-classifier features on
+    ``RUN_HOOK_N`` samples; without a cached classifier one is trained into the cache
+    for small datasets (digits, mnist-5k: seconds), else the classifier metrics are skipped
+    with a note in the report naming ``aeot classifier train``.
+    """
     t0 = time.perf_counter()
     summary = train_ae_stage(cfg, run_dir, device=device, resume=resume, progress=progress)
     summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
     summary["total_seconds_this_call"] = time.perf_counter() - t0
     report = report_stage(cfg, run_dir, summary)
+    if evaluate:
+        from aeot.evaluate import RUN_HOOK_N, evaluate_run
+
+        summary["evaluation"] = evaluate_run(run_dir, n=RUN_HOOK_N, device=device, auto_classifier=True,
+                                             progress=progress)
     return {**summary, "report": str(report)}
 
 
@@ -262,7 +280,7 @@ def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
                           f"(aeot run or aeot train-ae --out {run_dir})")
     saved = read_json(run_dir / "config.json", what="run config")
     summary = {k: v for k, v in read_json(run_dir / "metrics.json", what="run metrics").items()
-               if k not in ("sampler", "sampler_fit_seconds", "n_samples")} if (run_dir / "metrics.json").exists() else {}
+               if k not in ("sampler", "sampler_fit_seconds", "n_samples", "evaluation")} if (run_dir / "metrics.json").exists() else {}
     summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
     write_config(run_dir, cfg, device=device, extra={k: v for k, v in saved.items()
                                                       if k not in ("aeot_version", "device", "config")})

@@ -107,10 +107,10 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
 
 def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list[dict[str, Any]],
                  figures: list[tuple[str, str]], notes: list[str] | None = None,
-                 sections: list[str] | None = None) -> Path:
-    """Write ``run_dir/report.md``: config, metrics table, each (caption, file) figure, then ``sections``.
-
-    ``sections`` are Markdown blocks written by later stages (e.g. the AE-OT-GAN comparison).
+                 sections: list[tuple[str, str]] | None = None, appendix: list[str] | None = None) -> Path:
+    """Write ``run_dir/report.md``: metrics table, extra (heading, Markdown) ``sections`` (e.g. the
+    evaluation tables), figures, ``appendix`` Markdown blocks of later stages (e.g. the AE-OT-GAN
+    comparison), then the config.
 
     Figures are referenced by relative path; a figure whose file is missing is an error
     (a report must never point at nothing).
@@ -122,10 +122,12 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
     if notes:
         parts += [n + "\n" for n in notes]
     parts += ["## Metrics\n", markdown_table(metrics)]
+    for heading, text in sections or []:  # e.g. the evaluation tables (aeot.eval_report)
+        parts += [f"## {heading}\n", text]
     for caption, rel in figures:
         if not (run_dir / rel).is_file():
             raise FileNotFoundError(f"report figure {rel} does not exist in {run_dir}")
         parts += [f"## {caption}\n", f"![{caption}]({rel})\n"]
-    parts += list(sections or [])
+    parts += list(appendix or [])
     parts += ["## Config\n", "```json\n" + json.dumps(config, indent=2, default=str) + "\n```\n"]
     return atomic_write_bytes(run_dir / "report.md", "\n".join(parts).encode())

