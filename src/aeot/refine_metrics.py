@@ -11,7 +11,9 @@ the generator, embeds them with the dataset's domain classifier and returns
 The classifier and the real images are those of ``aeot evaluate`` (same resolution rule, same
 test subset of :data:`aeot.evaluate.DEFAULT_N` images, same cached real features), so the
 epoch-0 FID is comparable with the run's evaluation at equal ``n`` of generated images.
-The latents change with the epoch (the refiner seeds them by ``(seed, epoch)``).
+The refine stage passes ``n`` fixed latents (drawn once from the sampler with the refine
+seed), so every epoch decodes the same latents: a change of FID between epochs is the
+generator's, not the sampling's (``benchmarks/refine_fid_noise.py`` gives the latent noise).
 """
 
 from __future__ import annotations
@@ -40,14 +42,19 @@ class FidCallback:
     """The per-epoch callback: ``view -> {"fid", "classes_covered", "kl_to_real"}``.
 
     ``real_features`` (m, f) and ``real_labels`` (m,) describe the real reference set;
-    their mean and covariance are computed once.
+    their mean and covariance are computed once. ``latents`` (n, d): decoded at every epoch;
+    ``None`` draws ``n`` new ones per epoch (``view.generate(n)``, seeded by the epoch).
     """
 
     def __init__(self, classifier: torch.nn.Module, real_features: torch.Tensor, real_labels: torch.Tensor | None,
-                 n_classes: int | None, *, n: int = DEFAULT_FID_N):
+                 n_classes: int | None, *, n: int = DEFAULT_FID_N, latents: torch.Tensor | None = None):
         from aeot.metrics.fid import feature_statistics
 
-        self.classifier, self.n = classifier, check_fid_n(n)
+        if latents is not None:
+            if not isinstance(latents, torch.Tensor) or latents.ndim != 2:
+                raise ValueError(f"latents must be a tensor (n, d), got {getattr(latents, 'shape', type(latents))}")
+            n = latents.shape[0]
+        self.classifier, self.n, self.latents = classifier, check_fid_n(n), latents
         self.real_stats = feature_statistics(real_features)
         self.real_labels, self.n_classes = real_labels, n_classes
 
@@ -63,14 +70,23 @@ class FidCallback:
             out.update(classes_covered=cov["classes_covered"], kl_to_real=cov["kl_to_real"])
         return out
 
+    @torch.no_grad()
     def __call__(self, view) -> dict[str, float]:
-        return self.measure(view.generate(self.n).cpu())
+        if self.latents is None:
+            return self.measure(view.generate(self.n).cpu())
+        device = next(view.generator.parameters()).device
+        z = self.latents.to(device)
+        return self.measure(torch.cat([view.generator(z[i : i + 256]).cpu() for i in range(0, self.n, 256)]))
 
 
 def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device: str = "cpu", seed: int = 0,
+                         latents: torch.Tensor | None = None,
                          progress: Callable[[dict[str, Any]], None] | None = None
                          ) -> tuple[FidCallback | None, dict[str, Any]]:
     """``(callback or None, info)`` for the run in ``run_dir``; ``info["note"]`` says why there is none.
+
+    ``seed`` picks the real test subset (0: that of ``aeot evaluate``); ``latents`` (n, d):
+    fixed latents to decode at every epoch (see :class:`FidCallback`).
 
     Follows ``aeot run``'s rule for the classifier: the cached one, else one trained into
     the cache for small datasets (digits, mnist-5k), else none, with a note naming
@@ -106,8 +122,8 @@ def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device:
                             variant=f"real-seed{seed}", network_sha1=sha)
     real, hit = cached_features(key, lambda: dict(zip(("logits", "features"), predict(clf, real_x))))
     n_classes = int(test.n_classes or int(test.y.max()) + 1)
-    info = {"n": n, "n_real": n_real, "real_cache_hit": hit, "classifier": clf_info.get("path"),
+    info = {"n": n, "n_real": n_real, "fixed_latents": latents is not None, "real_cache_hit": hit, "classifier": clf_info.get("path"),
             "classifier_test_accuracy": clf_info.get("test_accuracy"), "network_sha1": sha}
     if note:
         info["note"] = note
-    return FidCallback(clf, real["features"], real_y, n_classes, n=n), info
+    return FidCallback(clf, real["features"], real_y, n_classes, n=n, latents=latents), info

@@ -39,6 +39,7 @@ __all__ = ["GENERATOR_KIND", "load_generator", "refine_and_report", "refine_conf
 
 GENERATOR_KIND = "Generator"
 REFINE_DIR = "refine"
+FID_LATENT_SALT = 29  # FID latents: sampler draws seeded by refine seed + this
 
 
 def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sampler_name: str | None = None,
@@ -100,7 +101,9 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
     if fid:
         _emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
-        fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, progress=progress)
+        gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
+        z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
+        fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
         callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
     atomic_write_json(out / "config.json", {"aeot_version": __version__, "device": device, "refine": asdict(config),
                                             "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})
@@ -327,6 +330,6 @@ def _fid_sentence(info: dict[str, Any]) -> str:
     acc = info.get("classifier_test_accuracy")
     acc = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
     extra = f" ({info['note']})" if info.get("note") else ""
-    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch (latents seeded by "
-            f"epoch) against {info['n_real']} real test images in the features of the domain classifier "
+    lat = "the same latents at every epoch" if info.get("fixed_latents") else "latents seeded by epoch"
+    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch ({lat}) against {info['n_real']} real test images in the features of the domain classifier "
             f"`{info['classifier']}`{acc}{extra}; the real set and classifier of `aeot evaluate`.\n")

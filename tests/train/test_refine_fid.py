@@ -33,6 +33,10 @@ def test_callback_gives_finite_fid_and_coverage(run_dir):
     out = cb(EpochView(0, ae.decoder.eval(), lambda m: sampler.sample(m, generator=torch.Generator().manual_seed(0))))
     assert math.isfinite(out["fid"]) and out["fid"] >= 0
     assert 1 <= out["classes_covered"] <= 10 and math.isfinite(out["kl_to_real"])
+    z = sampler.sample(40, generator=torch.Generator().manual_seed(0))
+    fixed, _ = fid_callback_for_run(run_dir, n=40, latents=z)
+    view = EpochView(3, ae.decoder.eval(), lambda m: pytest.fail("fixed latents must not be redrawn"))
+    assert fixed(view)["fid"] == pytest.approx(out["fid"], rel=1e-9)  # same latents, same decoder
 
 
 def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
@@ -46,7 +50,7 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
     from aeot.pipeline import load_data, read_run_config
     from aeot.samplers import load_sampler
     from aeot.train.autoencoder import load_autoencoder
-    from aeot.train.refine import _epoch_generator
+    from aeot.refine_run import FID_LATENT_SALT
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
@@ -57,7 +61,7 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
 
     ae = load_autoencoder(run / "autoencoder.safetensors")
     sampler = load_sampler(run / "sampler.safetensors")
-    z = sampler.sample(50, generator=_epoch_generator(seed, 0, 5, sampler.device_))
+    z = sampler.sample(50, generator=torch.Generator().manual_seed(seed + FID_LATENT_SALT))
     with torch.no_grad():
         fake = ae.decoder.eval()(z).clamp(0, 1)
     cfg = read_run_config(run)
@@ -68,7 +72,7 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
     direct = fid_from_features(predict(clf, test.x[idx])[1], predict(clf, fake)[1])
     assert hist["fid"][0] == pytest.approx(direct, rel=1e-9, abs=1e-9)
     report = (run / "report.md").read_text()
-    assert "| fid |" in report and "50 generated images per epoch" in report
+    assert "| fid |" in report and "50 generated images per epoch (the same latents" in report
 
 
 def test_no_fid_leaves_no_fid_in_history(run_dir, tmp_path, capsys):
@@ -99,3 +103,14 @@ def test_no_classifier_for_a_large_set_gives_a_note(monkeypatch, run_dir):
                         lambda name: run_dir / "no-such-classifier.safetensors")
     cb, info = fid_callback_for_run(run_dir, n=20)
     assert cb is None and "aeot classifier train --data digits" in info["note"]
+
+
+def test_resumed_refinement_continues_the_fid_column(run_dir, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    assert main(["refine", str(run), *REFINE, "--fid-n", "30"]) == 0
+    assert main(["refine", str(run), "--resume", "--epochs", "2", "--device", "cpu", "--fid-n", "30"]) == 0
+    hist = json.loads((run / "refine" / "history.json").read_text())
+    assert hist["epoch"] == [0, 1, 2] and all(math.isfinite(v) for v in hist["fid"])
