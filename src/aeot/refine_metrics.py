@@ -19,8 +19,9 @@ generator's, not the sampling's (``benchmarks/refine_fid_noise.py`` gives the la
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 

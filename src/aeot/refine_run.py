@@ -55,9 +55,8 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     (default :data:`aeot.refine_metrics.DEFAULT_FID_N`) when the dataset has a domain
     classifier (:func:`aeot.refine_metrics.fid_callback_for_run`); else a note in the report.
     """
-    from aeot.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
-
     from aeot.pipeline import load_data, read_run_config
+    from aeot.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
     from aeot.samplers import load_sampler, make_sampler, save_sampler
     from aeot.train.autoencoder import load_autoencoder
 
@@ -331,5 +330,6 @@ def _fid_sentence(info: dict[str, Any]) -> str:
     acc = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
     extra = f" ({info['note']})" if info.get("note") else ""
     lat = "the same latents at every epoch" if info.get("fixed_latents") else "latents seeded by epoch"
-    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch ({lat}) against {info['n_real']} real test images in the features of the domain classifier "
-            f"`{info['classifier']}`{acc}{extra}; the real set and classifier of `aeot evaluate`.\n")
+    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch ({lat}) against "
+            f"{info['n_real']} real test images in the features of the domain classifier `{info['classifier']}`"
+            f"{acc}{extra}; the real set and classifier of `aeot evaluate`.\n")
