@@ -179,8 +179,8 @@ def _add_fid_options(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("FID per refinement epoch (domain-classifier features, as aeot evaluate)")
     g.add_argument("--no-fid", dest="fid", action="store_false", help="do not measure FID and coverage per epoch")
-    g.add_argument("--fid-n", dest="fid_n", type=int, default=DEFAULT_FID_N,
-                   help=f"generated images per epoch for FID (default {DEFAULT_FID_N})")
+    g.add_argument("--fid-n", dest="fid_n", type=int, default=None,
+                   help=f"generated images per epoch for FID (default {DEFAULT_FID_N}; --resume: the saved one)")
 
 
 def _add_toy_options(p: argparse.ArgumentParser) -> None:

@@ -52,8 +52,9 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     uses the run's fitted sampler; a registered name fits that sampler on the run's latents.
     ``callbacks``: more per-epoch metrics, see :class:`aeot.train.refine.EpochView`.
     ``fid``: FID, classes covered and KL to the real labels per epoch on ``fid_n`` images
-    (default :data:`aeot.refine_metrics.DEFAULT_FID_N`) when the dataset has a domain
-    classifier (:func:`aeot.refine_metrics.fid_callback_for_run`); else a note in the report.
+    (default: the saved one when resuming, else :data:`aeot.refine_metrics.DEFAULT_FID_N`)
+    when the dataset has a domain classifier (:func:`aeot.refine_metrics.fid_callback_for_run`);
+    else a note in the report.
     """
     from aeot.pipeline import load_data, read_run_config
     from aeot.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
@@ -72,9 +73,11 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     if config is None:
         config = RefineConfig.for_dataset(run_cfg.data.name)
     if resume and ckpt.exists() and (out / "config.json").exists():
-        saved = read_json(out / "config.json", what="refine config").get("sampler", {})
+        saved_cfg = read_json(out / "config.json", what="refine config")
+        saved = saved_cfg.get("sampler", {})
         sampler_name = sampler_name or (saved.get("name") if saved.get("fitted_here") else None)
         sampler_params = sampler_params if sampler_params is not None else saved.get("params")
+        fid_n = fid_n if fid_n is not None else saved_cfg.get("fid", {}).get("n")  # same latents as before
     config.validate()
     fid_n = check_fid_n(DEFAULT_FID_N if fid_n is None else fid_n)
 

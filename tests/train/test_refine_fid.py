@@ -111,6 +111,22 @@ def test_resumed_refinement_continues_the_fid_column(run_dir, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
     assert main(["refine", str(run), *REFINE, "--fid-n", "30"]) == 0
-    assert main(["refine", str(run), "--resume", "--epochs", "2", "--device", "cpu", "--fid-n", "30"]) == 0
+    assert main(["refine", str(run), "--resume", "--epochs", "2", "--device", "cpu"]) == 0
     hist = json.loads((run / "refine" / "history.json").read_text())
     assert hist["epoch"] == [0, 1, 2] and all(math.isfinite(v) for v in hist["fid"])
+    assert json.loads((run / "refine" / "config.json").read_text())["fid"]["n"] == 30  # the saved --fid-n
+
+
+def test_report_names_the_classifier_command_when_there_is_none(monkeypatch, run_dir, tmp_path):
+    import shutil
+
+    import aeot.evaluate as ev
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    monkeypatch.setattr(ev, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as a large set here
+    monkeypatch.setattr("aeot.metrics.classifier.default_classifier_path",
+                        lambda name: tmp_path / "no-such-classifier.safetensors")
+    assert main(["refine", str(run), *REFINE]) == 0
+    assert "fid" not in json.loads((run / "refine" / "history.json").read_text())
+    assert "`aeot classifier train --data digits`" in (run / "report.md").read_text()
