@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", action="store_true", help="then refine the decoder as an AE-OT-GAN generator (aeot refine)")
     p.add_argument("--refine-epochs", dest="refine_epochs", type=int, default=None,
                    help="refinement epochs (default: the dataset's preset)")
+    _add_fid_options(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
     _add_run_options(p, with_sampler=False)
@@ -170,6 +171,16 @@ def _add_refine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--reduction", dest="r.reduction", default=S, choices=REDUCTIONS)
     g.add_argument("--disc-arch", dest="r.disc_arch", default=S, help="discriminator (default: the AE's arch)")
     g.add_argument("--seed", dest="r.seed", type=int, default=S)
+    _add_fid_options(p)
+
+
+def _add_fid_options(p: argparse.ArgumentParser) -> None:
+    from aeot.refine_metrics import DEFAULT_FID_N
+
+    g = p.add_argument_group("FID per refinement epoch (domain-classifier features, as aeot evaluate)")
+    g.add_argument("--no-fid", dest="fid", action="store_false", help="do not measure FID and coverage per epoch")
+    g.add_argument("--fid-n", dest="fid_n", type=int, default=None,
+                   help=f"generated images per epoch for FID (default {DEFAULT_FID_N}; --resume: the saved one)")
 
 
 def _add_toy_options(p: argparse.ArgumentParser) -> None:
@@ -296,13 +307,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
     if args.refine:
         overrides = {} if args.refine_epochs is None else {"epochs": args.refine_epochs}
-        result = _refine(out, overrides, device=args.device, resume=args.resume)
+        result = _refine(out, overrides, device=args.device, resume=args.resume, fid=args.fid, fid_n=args.fid_n)
     print(f"report: {result['report']}")
     return 0
 
 
 def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bool, sampler: str | None = None,
-            sampler_params: dict[str, Any] | None = None, preset: str | None = None) -> dict[str, Any]:
+            sampler_params: dict[str, Any] | None = None, preset: str | None = None, fid: bool = True,
+            fid_n: int | None = None) -> dict[str, Any]:
     from aeot.refine_run import refine_and_report, refine_config_for
 
     resume = resume and (run_dir / "refine" / "checkpoint.safetensors").exists()
@@ -310,13 +322,13 @@ def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bo
     progress = TqdmProgress()
     try:
         result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
-                                   device=_device(device), resume=resume, progress=progress)
+                                   device=_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
     finally:
         progress.close()
     for row in result["epoch0_vs_last"]:
-        if row["metric"].startswith("eval_") or row["metric"].lower().startswith("fid"):
-            a, b = list(row.values())[1:]
-            print(f"{row['metric']}: epoch 0 {a:.5g} -> last {b:.5g}")
+        if row["metric"].startswith("eval_") or row["metric"] in ("fid", "classes_covered", "kl_to_real"):
+            a, b = (f"{v:.5g}" if isinstance(v, (int, float)) else "-" for v in list(row.values())[1:])
+            print(f"{row['metric']}: epoch 0 {a} -> last {b}")
     print(f"AE-OT-GAN refinement: {result['refine_seconds_this_call']:.0f} s")
     return result
 
@@ -327,7 +339,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if params is not None and args.sampler is None:
         raise ConfigError("--sampler-param needs --sampler NAME (the run's own sampler is used as fitted)")
     result = _refine(args.run_dir, overrides, device=args.device, resume=args.resume, sampler=args.sampler,
-                     sampler_params=params, preset=args.preset)
+                     sampler_params=params, preset=args.preset, fid=args.fid, fid_n=args.fid_n)
     print(f"report: {result['report']}")
     return 0
 

@@ -39,18 +39,25 @@ __all__ = ["GENERATOR_KIND", "load_generator", "refine_and_report", "refine_conf
 
 GENERATOR_KIND = "Generator"
 REFINE_DIR = "refine"
+FID_LATENT_SALT = 29  # FID latents: sampler draws seeded by refine seed + this
 
 
 def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sampler_name: str | None = None,
                  sampler_params: dict[str, Any] | None = None, device: str = "cpu", resume: bool = False,
-                 progress=None, callbacks: list[EpochCallback] | tuple = ()) -> dict[str, Any]:
+                 progress=None, callbacks: list[EpochCallback] | tuple = (), fid: bool = True,
+                 fid_n: int | None = None) -> dict[str, Any]:
     """Refine the decoder of the run in ``run_dir`` as an AE-OT-GAN generator; returns a summary.
 
     ``config``: ``None`` takes the preset of the run's dataset. ``sampler_name``: ``None``
     uses the run's fitted sampler; a registered name fits that sampler on the run's latents.
-    ``callbacks``: per-epoch metrics (e.g. FID), see :class:`aeot.train.refine.EpochView`.
+    ``callbacks``: more per-epoch metrics, see :class:`aeot.train.refine.EpochView`.
+    ``fid``: FID, classes covered and KL to the real labels per epoch on ``fid_n`` images
+    (default: the saved one when resuming, else :data:`aeot.refine_metrics.DEFAULT_FID_N`)
+    when the dataset has a domain classifier (:func:`aeot.refine_metrics.fid_callback_for_run`);
+    else a note in the report.
     """
     from aeot.pipeline import load_data, read_run_config
+    from aeot.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
     from aeot.samplers import load_sampler, make_sampler, save_sampler
     from aeot.train.autoencoder import load_autoencoder
 
@@ -66,10 +73,13 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     if config is None:
         config = RefineConfig.for_dataset(run_cfg.data.name)
     if resume and ckpt.exists() and (out / "config.json").exists():
-        saved = read_json(out / "config.json", what="refine config").get("sampler", {})
+        saved_cfg = read_json(out / "config.json", what="refine config")
+        saved = saved_cfg.get("sampler", {})
         sampler_name = sampler_name or (saved.get("name") if saved.get("fitted_here") else None)
         sampler_params = sampler_params if sampler_params is not None else saved.get("params")
+        fid_n = fid_n if fid_n is not None else saved_cfg.get("fid", {}).get("n")  # same latents as before
     config.validate()
+    fid_n = check_fid_n(DEFAULT_FID_N if fid_n is None else fid_n)
 
     ae = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
     latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
@@ -90,8 +100,15 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
         sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress)
         save_sampler(out / "sampler.safetensors", sampler)
         sampler_info = {"name": sampler_name, "params": sampler.get_params(), "fitted_here": True}
+    fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
+    if fid:
+        _emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
+        gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
+        z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
+        fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
+        callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
     atomic_write_json(out / "config.json", {"aeot_version": __version__, "device": device, "refine": asdict(config),
-                                            "sampler": sampler_info, "dataset": run_cfg.data.name})
+                                            "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})
     _emit(progress, event="stage", stage="refine",
           message=f"AE-OT-GAN: {config.epochs} epochs, R={config.lr_ratio:g}, T={config.g_steps}, "
                   f"lr_G={config.lr:g}, sampler {sampler_info['name']!r}")
@@ -295,6 +312,7 @@ def refine_report_section(run_dir: str | Path) -> str | None:
         f"alpha_L = {m['alpha_latent']:.4g}, adversarial loss `{r.get('adversarial')}`; "
         f"{m['refine_seconds_this_call']:.0f} s). `eval_*` rows are measured on a fixed panel of training pairs; "
         "d_* rows are mean sigmoid outputs of the discriminator over the epoch.\n",
+        _fid_sentence(cfg.get("fid", {})),
         markdown_table(m["epoch0_vs_last"]),
     ]
     for caption, name in [("Same latents: AE-OT decoder (left) and AE-OT-GAN generator (right)", "aeot_vs_aeotgan.png"),
@@ -305,3 +323,16 @@ def refine_report_section(run_dir: str | Path) -> str | None:
             raise FileNotFoundError(f"report figure {REFINE_DIR}/{name} does not exist in {run_dir}")
         parts += [f"### {caption}\n", f"![{caption}]({REFINE_DIR}/{name})\n"]
     return "\n".join(parts)
+
+
+def _fid_sentence(info: dict[str, Any]) -> str:
+    """How the per-epoch FID rows were measured, or why there are none."""
+    if "n" not in info:
+        return f"{info.get('note', 'no FID per epoch')}.\n"
+    acc = info.get("classifier_test_accuracy")
+    acc = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
+    extra = f" ({info['note']})" if info.get("note") else ""
+    lat = "the same latents at every epoch" if info.get("fixed_latents") else "latents seeded by epoch"
+    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch ({lat}) against "
+            f"{info['n_real']} real test images in the features of the domain classifier `{info['classifier']}`"
+            f"{acc}{extra}; the real set and classifier of `aeot evaluate`.\n")
