@@ -25,8 +25,6 @@ PATIENCE = 10  # iterations without a 3% drop of the error before the step halve
 class AdamStepper:
     """State of Adam on ``h``; ``step(mu, nu, ...)`` returns the change (n,) to add to ``h``."""
 
-    needs_hessian = False
-
     def __init__(self, n: int, delta0: float, *, device, lr: float = 1.0):
         self.delta = torch.full((n,), float(delta0), dtype=torch.float64, device=device)  # (n,) unused slabs
         self.lr = lr * LR * float(delta0)

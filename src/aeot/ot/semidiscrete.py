@@ -97,8 +97,8 @@ def solve_semidiscrete(
     corners, scalars or (d,).  max_iter: iterations.  method: ``"newton"`` (default, the damped
     Newton step above) or ``"adam"`` (the reference code's update, :mod:`aeot.ot._sdot_adam`;
     no Hessian samples, more iterations).  lr: damping of the Newton step (1 = full step), or
-    for Adam a factor on its first step length.  n_samples: first per-iteration budget (default 16 n); it doubles when the
-    error stalls or reaches the noise floor, up to ``max_samples`` per iteration.
+    for Adam a factor on its first step length.  n_samples: first per-iteration budget
+    (default 16 n); it doubles when the error stalls or reaches the noise floor, up to ``max_samples`` per iteration.
     hessian_samples: samples per iteration used for the Hessian (default 64 n).  qmc:
     scrambled Sobol points (else i.i.d. uniforms), fresh each iteration, seeded by ``seed``.
     chunk_size / target_chunk: tile of the score kernel (samples x targets).  progress:
