@@ -225,7 +225,9 @@ def _add_eval_parsers(sub) -> None:
     c.set_defaults(func=cmd_classifier)
     p = sub.add_parser("evaluate", help="metrics of a finished run (FID, IS, precision/recall, KID, coverage, "
                        "latent OT) into metrics.json and report.md")
-    p.add_argument("run_dir", type=Path, help="a run directory written by aeot run")
+    p.add_argument("run_dir", type=Path, help="a run directory written by aeot run or aeot baseline train")
+    p.add_argument("--generator", choices=["decoder", "refined"], default="decoder",
+                   help="refined: the AE-OT-GAN generator of aeot refine (writes RUN_DIR/refine/evaluation.json)")
     p.add_argument("--features", choices=["classifier", "inception"], default="classifier",
                    help="FID feature space (default classifier; inception needs aeot[inception])")
     p.add_argument("--n", type=int, default=None, help="generated and real images (default 5000 classifier, "
@@ -416,12 +418,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     progress = TqdmProgress()
     try:
         result = evaluate_run(args.run_dir, features=args.features, n=args.n, inception_weights=args.inception_weights,
-                              classifier=args.classifier, device=_device(args.device), progress=progress)
+                              classifier=args.classifier, device=_device(args.device), generator=args.generator,
+                              progress=progress)
     finally:
         progress.close()
     for line in summary_lines(result):
         print(line)
-    print(f"metrics: {args.run_dir / 'metrics.json'}; report: {args.run_dir / 'report.md'}")
+    if args.generator == "refined":
+        print(f"evaluation: {args.run_dir / 'refine' / 'evaluation.json'}")
+    else:
+        print(f"metrics: {args.run_dir / 'metrics.json'}; report: {args.run_dir / 'report.md'}")
     return 0
 
 

@@ -65,16 +65,21 @@ PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
           "gaussian": ("standard normal noise", _gaussian_prior)}
 
 
-def interpolation_figures(model, sampler, held: torch.Tensor, run_dir: str | Path, *, seed: int = 0) -> dict[str, str]:
-    """Decode linear paths between held-out code pairs and between prior pairs; write two strips."""
+def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: str | Path, *,
+                          seed: int = 0) -> dict[str, str]:
+    """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
+    without an encoder) and between prior pairs; write the strips. ``model`` has ``decode``."""
     run_dir = Path(run_dir)
-    g = torch.Generator().manual_seed(seed)
-    k = min(N_STRIPS, held.shape[0] // 2)
-    pick = torch.randperm(held.shape[0], generator=g)[: 2 * k]
     device = next(model.parameters()).device
-    z = _lerp(held[pick[:k]], held[pick[k:]], N_STEPS).to(device, next(model.parameters()).dtype)
-    with torch.no_grad():
-        save_image_grid(model.decode(z).cpu(), run_dir / "interp_latent.png", nrow=N_STEPS)
+    out: dict[str, str] = {}
+    if held is not None:
+        g = torch.Generator().manual_seed(seed)
+        k = min(N_STRIPS, held.shape[0] // 2)
+        pick = torch.randperm(held.shape[0], generator=g)[: 2 * k]
+        z = _lerp(held[pick[:k]], held[pick[k:]], N_STEPS).to(device, next(model.parameters()).dtype)
+        with torch.no_grad():
+            save_image_grid(model.decode(z).cpu(), run_dir / "interp_latent.png", nrow=N_STEPS)
+        out["interp_latent"] = "interp_latent.png"
     caption, prior = PRIORS.get(sampler.name, (None, None))
     gs = torch.Generator(device=sampler.device_).manual_seed(seed)
     if prior is not None:
@@ -87,7 +92,7 @@ def interpolation_figures(model, sampler, held: torch.Tensor, run_dir: str | Pat
     with torch.no_grad():
         save_image_grid(model.decode(z.to(device, next(model.parameters()).dtype)).cpu(),
                         run_dir / "interp_prior.png", nrow=N_STEPS)
-    return {"interp_latent": "interp_latent.png", "interp_prior": "interp_prior.png", "interp_prior_caption": caption}
+    return {**out, "interp_prior": "interp_prior.png", "interp_prior_caption": caption}
 
 
 # ----------------------------------------------------------------------------- Markdown
@@ -116,16 +121,17 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
         cols = [c for c in _COLUMNS if any(c in r for r in s["rows"])]
         sections.append((f"Metrics: {space} features", head + "\n\n" + markdown_table(s["rows"], cols)))
     lat = [{"row": k, "n": v["n"], "ot_divergence": v["ot_divergence"], "w2": v["w2"]} for k, v in e["latent"].items()]
-    sections.append(("Latent metrics", "Generated codes and training codes against held-out codes of test "
-                     "images (exact OT: mean distance moved, and W2).\n\n" + markdown_table(lat)))
+    if lat:
+        sections.append(("Latent metrics", "Generated codes and training codes against held-out codes of test "
+                         "images (exact OT: mean distance moved, and W2).\n\n" + markdown_table(lat)))
     if e["notes"]:
         sections.append(("Evaluation notes", "\n".join(f"- {n}" for n in e["notes"]) + "\n"))
     f = e["figures"]
     figures = [(f"Evaluated samples ({e['n_fake']} drawn, first 100 shown)", f["samples"]),
-               ("t-SNE of held-out vs generated latent codes", f["tsne"]),
-               ("Interpolation between held-out latent codes (one pair per row)", f["interp_latent"]),
-               (f"Interpolation between prior pairs: {f['interp_prior_caption']}", f["interp_prior"])]
-    return sections, figures
+               ("t-SNE of held-out vs generated latent codes", f.get("tsne")),
+               ("Interpolation between held-out latent codes (one pair per row)", f.get("interp_latent")),
+               (f"Interpolation between prior pairs: {f.get('interp_prior_caption')}", f.get("interp_prior"))]
+    return sections, [fig for fig in figures if fig[1]]
 
 
 def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
@@ -143,7 +149,8 @@ def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
             if "inception_score" in gen:
                 row["IS"] = gen["inception_score"]
                 row["classes"] = gen.get("classes_covered")
-        row["latent OT"] = e["latent"]["generated"]["ot_divergence"]
-        row["latent W2"] = e["latent"]["generated"]["w2"]
+        gen_lat = e["latent"].get("generated") or {}
+        row["latent OT"] = gen_lat.get("ot_divergence")
+        row["latent W2"] = gen_lat.get("w2")
         rows.append(row)
     return markdown_table(rows)

@@ -148,9 +148,89 @@ def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- main entry
+@dataclasses.dataclass
+class _Source:
+    """What an evaluation draws from: latents, a decoder, an encoder (or None), where it writes."""
+
+    label: str
+    sample: Callable[[int, torch.Generator], torch.Tensor]  # (n, d) latents
+    decoder: torch.nn.Module  # has .decode(z) -> images in [0, 1]
+    encoder: torch.nn.Module | None  # has .encode(x) -> codes; None for GANs
+    sampler: Any  # for the prior interpolation strip (name, device_, sample)
+    out_dir: Path
+    train_z: torch.Tensor | None
+
+
+class _Prior:
+    """A baseline's N(0, I) prior in the shape of a fitted sampler (for the interpolation strip)."""
+
+    name = "prior"
+
+    def __init__(self, model):
+        self.model = model
+        self.device_ = next(model.parameters()).device
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.model.sample_latents(n, generator=generator)
+
+
+class _Decoder(torch.nn.Module):
+    """A refined generator with the ``decode`` method of an autoencoder."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+GENERATORS = ("decoder", "refined")
+
+
+def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
+    """The model of ``run_dir``: a baseline (``baseline.json``), or autoencoder + sampler, whose
+    decoder (``generator="decoder"``) or AE-OT-GAN generator (``"refined"``) makes the images."""
+    from aeot.io import load_checkpoint
+    from aeot.samplers import load_sampler
+    from aeot.train.autoencoder import load_autoencoder
+
+    if generator not in GENERATORS:
+        raise ConfigError(f"--generator must be one of {', '.join(GENERATORS)}, got {generator!r}")
+    if (run_dir / "baseline.json").is_file():
+        if generator != "decoder":
+            raise ConfigError(f"{run_dir} is a baseline run; it has no refined generator (drop --generator refined)")
+        from aeot.train.baselines import load_baseline
+
+        model = load_baseline(run_dir, device=device)
+        prior = _Prior(model)
+        return _Source(label=f"baseline {model.name!r}", sample=lambda n, g: prior.sample(n, generator=g),
+                       decoder=model, encoder=model if model.has_encoder else None, sampler=prior,
+                       out_dir=run_dir, train_z=None)
+    if not (run_dir / "sampler.safetensors").is_file():
+        raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
+    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
+    train_z = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")[0]["z"]
+    sampler_path, decoder, out_dir = run_dir / "sampler.safetensors", model, run_dir
+    if generator == "refined":
+        from aeot.refine_run import REFINE_DIR, load_generator
+
+        out_dir = run_dir / REFINE_DIR
+        if not (out_dir / "generator.safetensors").is_file():
+            raise ConfigError(f"{run_dir} has no refined generator ({out_dir / 'generator.safetensors'}); "
+                              f"run `aeot refine {run_dir}` first")
+        decoder = _Decoder(load_generator(run_dir, device=device))
+        if (out_dir / "sampler.safetensors").is_file():  # the refinement fitted its own sampler
+            sampler_path = out_dir / "sampler.safetensors"
+    sampler = load_sampler(sampler_path, device=device)
+    label = f"sampler {sampler.name!r}" + (" + AE-OT-GAN generator" if generator == "refined" else "")
+    return _Source(label=label, sample=lambda n, g: sampler.sample(n, generator=g), decoder=decoder,
+                   encoder=model, sampler=sampler, out_dir=out_dir, train_z=train_z)
+
+
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
                  inception_weights: str | Path | None = None, classifier: str | Path | None = None,
-                 device: str = "cpu", seed: int = 0, auto_classifier: bool = False,
+                 device: str = "cpu", seed: int = 0, auto_classifier: bool = False, generator: str = "decoder",
                  progress: Progress | None = None) -> dict[str, Any]:
     """Evaluate the run in ``run_dir``; writes figures, ``metrics.json`` and ``report.md``; returns the evaluation.
 
@@ -159,6 +239,9 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     and the cap on real test images (default :data:`DEFAULT_N`). ``auto_classifier``: when no
     classifier is cached, train one into the cache for small datasets or skip the
     classifier metrics with a note (what ``aeot run`` does), instead of failing.
+    ``generator``: ``"decoder"`` (the autoencoder's decoder; a baseline run's own generator) or
+    ``"refined"`` (the AE-OT-GAN generator of ``aeot refine``: figures and ``evaluation.json``
+    go to ``RUN_DIR/refine/``, the run's own report is left as it is).
     """
     from aeot.eval_report import interpolation_figures, plot_tsne
     from aeot.metrics import predict
@@ -166,24 +249,21 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     from aeot.metrics.fid import extract_features
     from aeot.pipeline import read_run_config, report_stage
     from aeot.report import save_image_grid
-    from aeot.samplers import load_sampler
-    from aeot.train.autoencoder import encode, load_autoencoder
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     if features not in DEFAULT_N:
         raise ConfigError(f"--features must be classifier or inception, got {features!r}")
     n = _check_n(DEFAULT_N[features] if n is None else n)
-    if not (run_dir / "sampler.safetensors").is_file():
-        raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
+    if not (run_dir / "config.json").is_file():
+        raise ConfigError(f"{run_dir} holds no config.json; it is not a finished aeot run directory")
     cfg = read_run_config(run_dir)
     inception = None
     if features == "inception":  # fail early, before any heavy work, when the network is missing
         from aeot.metrics import load_inception
 
         inception = load_inception(inception_weights, device=device)
-    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    sampler = load_sampler(run_dir / "sampler.safetensors", device=device)
+    src = _load_source(run_dir, generator, device)
     from aeot.pipeline import load_data
 
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
@@ -205,12 +285,13 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     if note:
         notes.append(note)
 
-    _emit(progress, f"decoding {n} samples of sampler {cfg.sampler.name!r}")
-    g = torch.Generator(device=sampler.device_).manual_seed(seed)
-    z_gen = sampler.sample(n, generator=g)  # (n, d)
+    _emit(progress, f"decoding {n} samples of {src.label}")
+    g = torch.Generator(device=src.sampler.device_).manual_seed(seed)
+    z_gen = src.sample(n, g)  # (n, d)
     with torch.no_grad():
-        fake_x = torch.cat([model.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
-    save_image_grid(fake_x[:100], run_dir / "eval_samples.png", nrow=10)
+        fake_x = torch.cat([src.decoder.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
+    out_dir = src.out_dir
+    save_image_grid(fake_x[:100], out_dir / "eval_samples.png", nrow=10)
 
     spaces: dict[str, Any] = {}
     n_classes = int(test.n_classes or (int(test.y.max()) + 1 if test.y is not None else 0)) or None
@@ -243,20 +324,32 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
                                else str(inception_weights)}
 
     _emit(progress, "latent metrics, t-SNE and interpolation strips")
-    from aeot.io import load_checkpoint
     from aeot.metrics import latent_metrics
 
-    held = encode(model, real_x[:LATENT_MAX_N].to(device)).cpu()  # (m, d) held-out codes
-    train_z = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")[0]["z"]
-    latent = {"generated": latent_metrics(z_gen[:LATENT_MAX_N].cpu(), held, seed=seed),
-              "training codes (floor)": latent_metrics(train_z, held, seed=seed)}
-    plot_tsne(held[:300], z_gen[:300].cpu(), run_dir / "tsne_latents.png", seed=seed)
-    strips = interpolation_figures(model, sampler, held, run_dir, seed=seed)
+    latent: dict[str, Any] = {}
+    figures = {"samples": "eval_samples.png"}
+    if src.encoder is not None:
+        held_x = real_x[:LATENT_MAX_N]
+        with torch.no_grad():
+            held = torch.cat([src.encoder.encode(held_x[i : i + 256].to(device)).cpu()
+                              for i in range(0, held_x.shape[0], 256)])  # (m, d) held-out codes
+        latent["generated"] = latent_metrics(z_gen[:LATENT_MAX_N].cpu(), held, seed=seed)
+        if src.train_z is not None:
+            latent["training codes (floor)"] = latent_metrics(src.train_z, held, seed=seed)
+        plot_tsne(held[:300], z_gen[:300].cpu(), out_dir / "tsne_latents.png", seed=seed)
+        figures["tsne"] = "tsne_latents.png"
+    else:
+        held = None
+        notes.append(f"no latent metrics: {src.label} has no encoder")
+    figures.update(interpolation_figures(src.decoder, src.sampler, held, out_dir, seed=seed))
 
     evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
-                  "seed": seed, "features": features, "device": device, "spaces": spaces, "latent": latent,
-                  "figures": {"samples": "eval_samples.png", "tsne": "tsne_latents.png", **strips},
+                  "seed": seed, "features": features, "device": device, "generator": generator,
+                  "source": src.label, "spaces": spaces, "latent": latent, "figures": figures,
                   "notes": notes, "seconds": time.perf_counter() - t0}
+    if generator == "refined":  # the run's own report describes the decoder; keep it as it is
+        atomic_write_json(out_dir / "evaluation.json", evaluation)
+        return evaluation
     metrics_path = run_dir / "metrics.json"
     summary = read_json(metrics_path, what="run metrics") if metrics_path.exists() else {}
     summary.pop("aeot_version", None)
@@ -280,8 +373,9 @@ def summary_lines(evaluation: dict[str, Any]) -> list[str]:
     if "classifier" in evaluation["spaces"]:
         m, sd = evaluation["spaces"]["classifier"]["real_inception_score"]
         lines.append(f"IS of the {evaluation['n_real']} real test images (calibration): {m:.3f} +- {sd:.3f}")
-    lat = evaluation["latent"]["generated"]
-    lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
+    lat = evaluation["latent"].get("generated")
+    if lat:
+        lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
     lines += [f"note: {n}" for n in evaluation["notes"]]
     lines.append(f"evaluated in {evaluation['seconds']:.0f} s")
     return lines

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 import torch
@@ -39,6 +40,28 @@ def test_run_refine_writes_the_comparison_into_the_report(tmp_path, capsys):
     with torch.no_grad():
         assert not torch.equal(gen(zz), ae.decode(zz))  # refined, and the autoencoder kept as it was
     assert "eval_content_loss: epoch 0" in capsys.readouterr().out
+
+    # aeot evaluate --generator refined: the generator's images, written under refine/, report untouched
+    before = (out / "report.md").read_text()
+    assert main(["evaluate", str(out), "--generator", "refined", "--n", "40", "--device", "cpu"]) == 0
+    ev = json.loads((r / "evaluation.json").read_text())
+    assert ev["generator"] == "refined" and "AE-OT-GAN" in ev["source"]
+    assert ev["spaces"]["classifier"]["rows"][0]["row"] == "generated"
+    for name in ("eval_samples.png", "interp_prior.png", "tsne_latents.png"):
+        assert (r / name).is_file(), name
+    assert (out / "report.md").read_text() == before
+    assert main(["evaluate", str(out), "--n", "40", "--device", "cpu"]) == 0  # the decoder: different images
+    dec = json.loads((out / "metrics.json").read_text())["evaluation"]
+    assert dec["generator"] == "decoder"
+    assert dec["spaces"]["classifier"]["rows"][0]["fid"] != ev["spaces"]["classifier"]["rows"][0]["fid"]
+
+
+def test_evaluate_refined_needs_a_refinement(run_dir, tmp_path, capsys):
+    fresh = tmp_path / "fresh"
+    shutil.copytree(run_dir, fresh, ignore=shutil.ignore_patterns("refine"))
+    assert main(["evaluate", str(fresh), "--generator", "refined", "--n", "40", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "aeot refine" in err[0]
 
 
 def test_refine_command_resumes_and_refuses_overwrites(run_dir, capsys):
