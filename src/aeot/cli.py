@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_refine)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
     p.set_defaults(func=cmd_datasets)
+    from aeot.cli_reproduce import add_reproduce_parser
+
+    add_reproduce_parser(sub)
     p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
     _add_toy_options(p)
     p.set_defaults(func=cmd_toy)

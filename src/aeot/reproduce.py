@@ -1,0 +1,346 @@
+"""``aeot reproduce DATASET``: the image tables of both papers in one command (issue 7).
+
+One output directory holds every stage; each stage writes ``stages/<name>.json`` when it
+finishes, so a rerun reuses what is done (and resumes a stage that was cut off, where its
+trainer can). Stages, in order:
+
+1. ``classifier``: the domain classifier every row is evaluated with (reused from the cache).
+2. ``ae-mlp``: the fully connected autoencoder with latent 8 of paper 004 §5.1.
+3. ``aeot-<sampler>`` for sdot (AE-OT), ottrans (AE-OTtrans), otgen (AE-OTgen), gaussian, gmm:
+   a run directory sharing ``ae-mlp``'s autoencoder and codes, with that sampler fitted.
+4. ``ae-conv``: the convolutional (InfoGAN) autoencoder of paper 000 §4, its AE-OT sampler,
+   then ``refine``: AE-OT-GAN on it (000 §3.3).
+5. ``baseline-<name>``: VAE and WAE-MMD on the fully connected architecture (004 §5.1 compares
+   them on the same autoencoders), GAN and WGAN-GP with the InfoGAN decoder as generator.
+6. ``eval-<row>``: :func:`aeot.evaluate.evaluate_run` of every row with the same classifier,
+   the same real test images and the same number of generated images.
+
+Then :mod:`aeot.reproduce_table` writes ``results.json``, ``table.md`` and ``grids/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aeot.errors import ConfigError
+from aeot.io import atomic_write_json, read_json
+
+Progress = Callable[[dict[str, Any]], None]
+
+AE_FILES = ("autoencoder.safetensors", "latents.safetensors", "history.json", "reconstructions.png",
+            "training_curve.png")
+SAMPLER_ROWS = {"otgen": "AE-OTgen", "ottrans": "AE-OTtrans", "sdot": "AE-OT", "gaussian": "AE + Gaussian",
+                "gmm": "AE + GMM"}
+BASELINE_ROWS = {"wae-mmd": "WAE-MMD", "vae": "VAE", "gan": "GAN", "wgan-gp": "WGAN-GP"}
+PRESET_NAMES = ("budget", "full")
+
+
+@dataclass(kw_only=True)
+class ReproduceConfig:
+    """Everything one reproduction run does; a preset fills it (:func:`preset_config`).
+
+    ``n_train``: a deterministic subset of the training split (None: all of it).
+    ``samplers``: sampler name -> parameters, fitted on the fully connected AE's codes.
+    ``conv_sampler``: the AE-OT sampler parameters on the convolutional AE's codes.
+    ``baselines``: name -> {"epochs", "arch", "latent_dim"}.
+    ``n_eval``: generated images per row (and the cap on real test images).
+    """
+
+    dataset: str
+    preset: str
+    n_train: int | None = None
+    mlp_epochs: int = 30
+    mlp_latent: int = 8
+    conv_arch: str = "infogan"
+    conv_latent: int = 64
+    conv_epochs: int = 20
+    ae_batch_size: int = 128
+    samplers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conv_sampler: dict[str, Any] = field(default_factory=dict)
+    refine_epochs: int = 500
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_eval: int = 5000
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("mlp_epochs", "conv_epochs", "refine_epochs", "n_eval", "ae_batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"reproduce {name} must be a positive int, got {v!r}")
+        if self.n_train is not None and (isinstance(self.n_train, bool) or not isinstance(self.n_train, int)
+                                         or self.n_train < 100):
+            raise ConfigError(f"reproduce n_train must be an int >= 100 or None (all), got {self.n_train!r}")
+        unknown = set(self.samplers) - set(SAMPLER_ROWS)
+        if unknown:
+            raise ConfigError(f"reproduce samplers: unknown {sorted(unknown)[0]!r}; allowed: {', '.join(SAMPLER_ROWS)}")
+        unknown = set(self.baselines) - set(BASELINE_ROWS)
+        if unknown:
+            raise ConfigError(f"reproduce baselines: unknown {sorted(unknown)[0]!r}; allowed: {', '.join(BASELINE_ROWS)}")
+
+
+def _budget_mlp_samplers(steps: int) -> dict[str, dict[str, Any]]:
+    return {"sdot": {}, "ottrans": {"steps": steps}, "otgen": {"steps": steps}, "gaussian": {},
+            "gmm": {"n_components": 10}}
+
+
+# Presets. "full": the papers' settings (004 §5.1: 10K mapping steps, batch 128; 000 §4: 500
+# AE-OT-GAN epochs), for a GPU. "budget": fits the time limit of issue 7 on 2 CPU cores
+# (digits: 15 min, the others: 60 min); every number is a choice made for that limit.
+_CONV_SDOT_BUDGET = {"tol": 0.3, "tol_max": 1.0, "max_samples": 1 << 20, "max_iter": 60}
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "digits": {
+        "budget": dict(mlp_epochs=60, conv_epochs=25, samplers=_budget_mlp_samplers(3000),
+                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=6, n_eval=2000,
+                       baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60}, "gan": {"epochs": 40},
+                                  "wgan-gp": {"epochs": 40}}),
+    },
+    "fashion-mnist": {
+        "budget": dict(n_train=10000, mlp_epochs=20, conv_epochs=6, samplers=_budget_mlp_samplers(3000),
+                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=3, n_eval=5000,
+                       baselines={"vae": {"epochs": 20}, "wae-mmd": {"epochs": 20}, "gan": {"epochs": 4},
+                                  "wgan-gp": {"epochs": 3}}),
+    },
+}
+_FULL = dict(n_train=None, mlp_epochs=100, conv_epochs=100, samplers=_budget_mlp_samplers(10000),
+             conv_sampler={}, refine_epochs=500, n_eval=10000,
+             baselines={"vae": {"epochs": 100}, "wae-mmd": {"epochs": 100}, "gan": {"epochs": 100},
+                        "wgan-gp": {"epochs": 100}})
+for _name in ("digits", "fashion-mnist", "mnist", "mnist-5k"):
+    PRESETS.setdefault(_name, {})["full"] = {**_FULL, "n_eval": 2000 if _name in ("digits", "mnist-5k") else 10000}
+PRESETS["mnist"]["budget"] = {**PRESETS["fashion-mnist"]["budget"]}
+PRESETS["mnist-5k"]["budget"] = {**PRESETS["fashion-mnist"]["budget"], "n_train": None, "n_eval": 2000}
+BASELINE_ARCH = {"vae": "mlp", "wae-mmd": "mlp", "gan": "infogan", "wgan-gp": "infogan"}
+
+
+def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> ReproduceConfig:
+    """The :class:`ReproduceConfig` of ``dataset`` under ``preset`` ("budget" or "full"), then ``overrides``."""
+    if dataset not in PRESETS:
+        raise ConfigError(f"aeot reproduce has presets for {', '.join(sorted(PRESETS))}, got dataset {dataset!r}")
+    if preset not in PRESET_NAMES:
+        raise ConfigError(f"reproduce preset must be one of {', '.join(PRESET_NAMES)}, got {preset!r}")
+    values = {**PRESETS[dataset][preset], **overrides}
+    values["baselines"] = {k: {"arch": BASELINE_ARCH[k], **v} for k, v in values.get("baselines", {}).items()}
+    cfg = ReproduceConfig(dataset=dataset, preset=preset, **values)
+    cfg.validate()
+    return cfg
+
+
+# ----------------------------------------------------------------------------- stages
+def _emit(progress: Progress | None, message: str, stage: str = "reproduce") -> None:
+    if progress:
+        progress({"event": "stage", "stage": stage, "message": message})
+
+
+def _jsonable(obj: Any) -> Any:
+    """``obj`` as it reads back from JSON (tuples become lists), to compare saved settings."""
+    import json
+
+    from aeot.io import to_json
+
+    return json.loads(to_json(obj))
+
+
+class Stages:
+    """Runs named stages once: ``stages/<name>.json`` records settings, result and seconds."""
+
+    def __init__(self, out: Path, progress: Progress | None):
+        self.out, self.progress = out, progress
+        (out / "stages").mkdir(parents=True, exist_ok=True)
+
+    def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        marker = self.out / "stages" / f"{name}.json"
+        settings = _jsonable(settings)
+        if marker.is_file():
+            saved = read_json(marker, what="stage record")
+            if saved.get("settings") != settings:
+                keys = sorted(set(saved.get("settings", {})) | set(settings))
+                diff = next((k for k in keys if saved.get("settings", {}).get(k) != settings.get(k)), "?")
+                raise ConfigError(f"{self.out} holds stage {name!r} made with other settings ({diff}: "
+                                  f"{saved.get('settings', {}).get(diff)!r} there, {settings.get(diff)!r} now); "
+                                  f"use another --out or delete {marker} to redo it")
+            _emit(self.progress, f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
+            return saved["result"]
+        _emit(self.progress, f"{name}: starting")
+        t0 = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - t0
+        atomic_write_json(marker, {"settings": settings, "result": result, "seconds": seconds})
+        _emit(self.progress, f"{name}: done in {seconds:.0f} s")
+        return result
+
+
+def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int, sampler: str = "sdot",
+                sampler_params: dict[str, Any] | None = None):
+    from aeot.pipeline import DataConfig, ModelConfig, RunConfig, SamplerConfig
+    from aeot.train.autoencoder import AETrainConfig
+
+    return RunConfig(data=DataConfig(name=cfg.dataset, n_train=cfg.n_train),
+                     model=ModelConfig(arch=arch, latent_dim=latent_dim),
+                     train=AETrainConfig(epochs=epochs, batch_size=cfg.ae_batch_size, seed=cfg.seed),
+                     sampler=SamplerConfig(name=sampler, params=dict(sampler_params or {})))
+
+
+def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
+    from aeot.pipeline import train_ae_stage
+
+    resume = (run_dir / "checkpoint.safetensors").exists()
+    if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
+        shutil.rmtree(run_dir)
+    res = train_ae_stage(run_cfg, run_dir, device=device, resume=resume, progress=progress)
+    return {k: res[k] for k in ("train_mse", "test_mse", "n_train", "n_test")} | {
+        "train_seconds": res["train_seconds_this_call"]}
+
+
+def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
+    """A run directory sharing ``ae_dir``'s autoencoder and codes, with ``run_cfg``'s sampler fitted."""
+    from aeot.pipeline import report_stage, sample_stage, write_config
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in AE_FILES if run_dir.resolve() != ae_dir.resolve() else ():
+        if (ae_dir / name).exists():
+            dst = run_dir / name
+            dst.unlink(missing_ok=True)
+            try:
+                os.link(ae_dir / name, dst)
+            except OSError:
+                shutil.copy2(ae_dir / name, dst)
+    saved = read_json(ae_dir / "config.json", what="run config")
+    write_config(run_dir, run_cfg, device=device,
+                 extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
+    res = sample_stage(run_cfg, run_dir, device=device, progress=progress)
+    report_stage(run_cfg, run_dir, dict(res))
+    return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"]}
+
+
+def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
+    from aeot.refine_run import refine_stage
+    from aeot.train.refine import RefineConfig
+
+    rcfg = RefineConfig.for_dataset(cfg.dataset, epochs=cfg.refine_epochs, seed=cfg.seed)
+    resume = (run_dir / "refine" / "checkpoint.safetensors").exists()
+    res = refine_stage(run_dir, rcfg, device=device, resume=resume, progress=progress)
+    hist = read_json(run_dir / "refine" / "history.json", what="refine history")
+    return {"refine_seconds": res["refine_seconds_this_call"], "epochs": cfg.refine_epochs,
+            "fid_per_epoch": hist.get("fid"), "lr_ratio": rcfg.lr_ratio, "g_steps": rcfg.g_steps}
+
+
+def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Path, device: str,
+              progress: Progress | None) -> dict[str, Any]:
+    from aeot.train.baselines import BaselineConfig, train_baseline
+
+    arch = spec.get("arch", BASELINE_ARCH[name])
+    latent = spec.get("latent_dim", cfg.mlp_latent if arch == "mlp" else cfg.conv_latent)
+    run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
+    bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed)
+    resume = run_dir.exists()
+    res = train_baseline(run_dir, bcfg, run_cfg, device=device, resume=resume, progress=progress)
+    info = read_json(run_dir / "baseline.json", what="baseline record")
+    return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"],
+            "train_seconds": info.get("train_seconds", res.get("train_seconds"))}
+
+
+def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
+              progress: Progress | None) -> dict[str, Any]:
+    from aeot.evaluate import evaluate_run
+
+    ev = evaluate_run(run_dir, n=cfg.n_eval, device=device, seed=cfg.seed, generator=generator, progress=progress)
+    s = ev["spaces"]["classifier"]
+    rows = {r["row"]: r for r in s["rows"]}
+    keep = ("fid", "precision", "recall", "kid", "inception_score", "inception_score_std", "classes_covered",
+            "kl_to_real", "n")
+    out_dir = run_dir / "refine" if generator == "refined" else run_dir
+    return {"generated": {k: rows["generated"].get(k) for k in keep},
+            "floor": {k: rows["real B (floor)"].get(k) for k in keep},
+            "real_inception_score": s["real_inception_score"], "n_real": ev["n_real"],
+            "classifier": s["classifier"], "samples": str(out_dir / ev["figures"]["samples"]),
+            "latent_ot": (ev["latent"].get("generated") or {}).get("ot_divergence")}
+
+
+def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | None) -> dict[str, Any]:
+    from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
+
+    path = default_classifier_path(cfg.dataset)
+    if path.is_file():
+        info = read_json(path.with_suffix(".json"), what="classifier record") if path.with_suffix(".json").is_file() else {}
+        return {"path": str(path), "test_accuracy": info.get("test_accuracy"), "trained_here": False}
+    _emit(progress, f"training the {cfg.dataset} domain classifier into {path}", "classifier")
+    info = train_dataset_classifier(cfg.dataset, device=device, progress=progress)
+    return {"path": info["path"], "test_accuracy": info.get("test_accuracy"), "trained_here": True,
+            "train_seconds": info.get("train_seconds")}
+
+
+def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", command: str = "",
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Run (or reuse) every stage of ``cfg`` into ``out``; write results.json, table.md, grids/."""
+    from aeot.reproduce_table import write_outputs
+
+    cfg.validate()
+    out = Path(out)
+    saved_cfg = out / "reproduce.json"
+    if saved_cfg.is_file():
+        old = read_json(saved_cfg, what="reproduce config").get("config")
+        if old != _jsonable(asdict(cfg)):
+            diff = next((k for k in asdict(cfg) if (old or {}).get(k) != _jsonable(asdict(cfg))[k]), "?")
+            raise ConfigError(f"{out} holds a reproduction with other settings ({diff}); "
+                              f"use another --out, or the same preset and options as before")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(saved_cfg, {"config": asdict(cfg), "command": command})
+    st = Stages(out, progress)
+    t_start = time.perf_counter()
+    stages: dict[str, Any] = {}
+    stages["classifier"] = st.run("classifier", {"dataset": cfg.dataset}, lambda: _ensure_classifier(cfg, device, progress))
+
+    mlp_cfg = _run_config(cfg, arch="mlp", latent_dim=cfg.mlp_latent, epochs=cfg.mlp_epochs)
+    ae_mlp = out / "ae-mlp"
+    stages["ae-mlp"] = st.run("ae-mlp", asdict(mlp_cfg), lambda: _train_ae(mlp_cfg, ae_mlp, device, progress))
+    rows: list[dict[str, Any]] = []
+    for name, params in cfg.samplers.items():
+        run_cfg = _run_config(cfg, arch="mlp", latent_dim=cfg.mlp_latent, epochs=cfg.mlp_epochs, sampler=name,
+                              sampler_params=params)
+        d = out / f"aeot-{name}"
+        stages[d.name] = st.run(d.name, {"sampler": name, "params": params},
+                                lambda: _fit_sampler(run_cfg, ae_mlp, d, device, progress))
+        rows.append({"row": SAMPLER_ROWS[name], "dir": d, "generator": "decoder",
+                     "train_seconds": {"autoencoder": stages["ae-mlp"]["train_seconds"],
+                                       "sampler": stages[d.name]["fit_seconds"]}})
+
+    conv_cfg = _run_config(cfg, arch=cfg.conv_arch, latent_dim=cfg.conv_latent, epochs=cfg.conv_epochs,
+                           sampler="sdot", sampler_params=cfg.conv_sampler)
+    ae_conv = out / "ae-conv"
+    stages["ae-conv"] = st.run("ae-conv", asdict(conv_cfg), lambda: _train_ae(conv_cfg, ae_conv, device, progress))
+    stages["ae-conv-sdot"] = st.run("ae-conv-sdot", {"sampler": "sdot", "params": cfg.conv_sampler},
+                                    lambda: _fit_sampler(conv_cfg, ae_conv, ae_conv, device, progress))
+    stages["refine"] = st.run("refine", {"epochs": cfg.refine_epochs, "seed": cfg.seed},
+                              lambda: _refine(cfg, ae_conv, device, progress))
+    conv_times = {"autoencoder": stages["ae-conv"]["train_seconds"], "sampler": stages["ae-conv-sdot"]["fit_seconds"]}
+    rows.append({"row": "AE-OT-GAN", "dir": ae_conv, "generator": "refined",
+                 "train_seconds": {**conv_times, "refine": stages["refine"]["refine_seconds"]}})
+    rows.append({"row": "AE-OT (conv AE: AE-OT-GAN at epoch 0)", "dir": ae_conv, "generator": "decoder",
+                 "train_seconds": conv_times})
+
+    for name, spec in cfg.baselines.items():
+        d = out / f"baseline-{name}"
+        stages[d.name] = st.run(d.name, {"name": name, **spec},
+                                lambda: _baseline(cfg, name, spec, d, device, progress))
+        rows.append({"row": BASELINE_ROWS[name], "dir": d, "generator": "decoder",
+                     "train_seconds": {"training": stages[d.name]["train_seconds"]}})
+
+    for row in rows:
+        key = "eval-" + row["dir"].name + ("-refined" if row["generator"] == "refined" else "")
+        row["metrics"] = st.run(key, {"n_eval": cfg.n_eval, "seed": cfg.seed},
+                                lambda: _evaluate(row["dir"], cfg, device, row["generator"], progress))
+    wall = time.perf_counter() - t_start
+    return write_outputs(cfg, out, rows, stages, command=command, device=device, wall_this_call=wall)
+
+
+def stage_seconds(out: str | Path) -> dict[str, float]:
+    """Seconds each finished stage of ``out`` took (from ``stages/*.json``)."""
+    return {p.stem: read_json(p, what="stage record")["seconds"] for p in sorted((Path(out) / "stages").glob("*.json"))}
+
+
+__all__ = ["PRESETS", "ReproduceConfig", "preset_config", "reproduce", "stage_seconds"]
