@@ -44,7 +44,8 @@ PRESET_NAMES = ("budget", "full")
 class ReproduceConfig:
     """Everything one reproduction run does; a preset fills it (:func:`preset_config`).
 
-    ``n_train``: a deterministic subset of the training split (None: all of it).
+    ``n_train``: a deterministic subset of the training split (None: all of it);
+    ``image_size``: the dataset's image size option (None: its default, 28 px for digits).
     ``samplers``: sampler name -> parameters, fitted on the fully connected AE's codes.
     ``conv_sampler``: the AE-OT sampler parameters on the convolutional AE's codes.
     ``baselines``: name -> {"epochs", "arch", "latent_dim"}.
@@ -54,6 +55,7 @@ class ReproduceConfig:
     dataset: str
     preset: str
     n_train: int | None = None
+    image_size: int | None = None
     mlp_epochs: int = 30
     mlp_latent: int = 8
     conv_arch: str = "infogan"
@@ -179,7 +181,7 @@ def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int
     from aeot.pipeline import DataConfig, ModelConfig, RunConfig, SamplerConfig
     from aeot.train.autoencoder import AETrainConfig
 
-    return RunConfig(data=DataConfig(name=cfg.dataset, n_train=cfg.n_train),
+    return RunConfig(data=DataConfig(name=cfg.dataset, n_train=cfg.n_train, image_size=cfg.image_size),
                      model=ModelConfig(arch=arch, latent_dim=latent_dim),
                      train=AETrainConfig(epochs=epochs, batch_size=cfg.ae_batch_size, seed=cfg.seed),
                      sampler=SamplerConfig(name=sampler, params=dict(sampler_params or {})))

@@ -162,7 +162,7 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
     grids.mkdir(exist_ok=True)
     for r in rows:
         shutil.copyfile(r["metrics"]["samples"], grids / f"{_slug(r['row'])}.png")
-    test = load_data(DataConfig(name=cfg.dataset, n_test=100), "test")
+    test = load_data(DataConfig(name=cfg.dataset, n_test=100, image_size=cfg.image_size), "test")
     save_image_grid(test.x[:100], grids / f"{_slug('True Images')}.png", nrow=10)
     trows = table_rows(rows, cfg.dataset)
     targets = check_targets(trows)

@@ -1,0 +1,93 @@
+"""aeot reproduce: every row evaluated alike, stages reused on rerun, targets checked, clear errors."""
+
+import json
+
+import pytest
+
+from aeot.cli import main
+from aeot.errors import ConfigError
+from aeot.reproduce import preset_config, reproduce
+from aeot.reproduce_table import PAPER_RATIO, check_targets
+
+TINY = dict(n_train=300, image_size=8, mlp_epochs=1, mlp_latent=4, conv_arch="mlp", conv_latent=4, conv_epochs=1,
+            ae_batch_size=64, samplers={"sdot": {"max_iter": 20}, "ottrans": {"steps": 20}, "otgen": {"steps": 20},
+                                        "gaussian": {}, "gmm": {"n_components": 2}},
+            conv_sampler={"max_iter": 20}, refine_epochs=1, n_eval=40,
+            baselines={name: {"epochs": 1, "arch": "mlp", "latent_dim": 4} for name in ("vae", "wae-mmd", "gan", "wgan-gp")})
+ROWS = ["True Images", "AE-OTgen", "AE-OTtrans", "AE-OT", "AE-OT-GAN", "WAE-MMD", "VAE", "GAN", "WGAN-GP"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce") / "out"
+    events = []
+    results = reproduce(preset_config("digits", "budget", **TINY), out, command="pytest", progress=events.append)
+    return out, results, events
+
+
+def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
+    out, results, _ = tiny
+    methods = [r["method"] for r in results["rows"]]
+    assert methods[: len(ROWS)] == ROWS
+    for r in results["rows"]:
+        assert r["FID"] is not None and r["FID"] >= 0, r["method"]
+        assert r["IS"] >= 1.0 - 1e-6, r["method"]  # IS is at least 1 by definition
+        assert 1 <= r["classes_covered"] <= 10
+    by = {r["method"]: r for r in results["rows"]}
+    assert by["True Images"]["paper_IS"] == 9.86 and by["AE-OTgen"]["paper_IS"] == 9.52  # MNIST column for digits
+    assert set(by["AE-OT-GAN"]["train_seconds"]) == {"autoencoder", "sampler", "refine"}
+    table = (out / "table.md").read_text()
+    for m in ROWS:
+        assert f"| {m} |" in table
+    for name in ("true-images", "ae-otgen", "ae-ot-gan", "wgan-gp", "vae"):
+        assert (out / "grids" / f"{name}.png").is_file(), name
+    assert len(results["targets"]) == 2 and all(isinstance(t["met"], bool) for t in results["targets"])
+    assert json.loads((out / "results.json").read_text())["rows"] == json.loads(json.dumps(results["rows"]))
+
+
+def test_a_rerun_reuses_every_stage_and_other_settings_are_refused(tiny):
+    out, _, _ = tiny
+    events = []
+    again = reproduce(preset_config("digits", "budget", **TINY), out, command="pytest", progress=events.append)
+    started = [e["message"] for e in events if e.get("stage") == "reproduce" and "starting" in e.get("message", "")]
+    assert started == []  # nothing recomputed
+    assert [r["FID"] for r in again["rows"]] == [r["FID"] for r in tiny[1]["rows"]]
+    with pytest.raises(ConfigError, match="mlp_epochs"):
+        reproduce(preset_config("digits", "budget", **{**TINY, "mlp_epochs": 2}), out)
+
+
+def test_targets_are_checked_against_the_measured_rows():
+    def row(method, is_, fid):
+        return {"method": method, "IS": is_, "FID": fid}
+
+    rows = [row("True Images", 10.0, 1.0), row("AE-OTgen", 9.0, 20.0), row("AE-OT", 6.0, 30.0),
+            row("AE-OT-GAN", 7.0, 10.0), row("GAN", 5.0, 12.0), row("VAE", 4.0, 40.0)]
+    ratio, fid = check_targets(rows)
+    assert ratio["met"] and "AE-OTgen" in ratio["measured"]  # 0.9 >= 0.871
+    assert fid["met"]
+    rows[1]["IS"] = PAPER_RATIO * 10.0 - 0.01
+    rows[3]["IS"] = 1.0
+    rows[4]["FID"] = 9.0
+    ratio, fid = check_targets(rows)
+    assert not ratio["met"] and not fid["met"] and "GAN" in fid["measured"]
+
+
+def test_presets_and_bad_values():
+    fm = preset_config("fashion-mnist", "budget")
+    full = preset_config("fashion-mnist", "full")
+    assert full.refine_epochs == 500 and full.samplers["otgen"]["steps"] == 10000  # the papers' values
+    assert fm.n_train is not None and fm.baselines["gan"]["arch"] == "infogan" and fm.baselines["vae"]["arch"] == "mlp"
+    with pytest.raises(ConfigError, match="preset"):
+        preset_config("digits", "huge")
+    with pytest.raises(ConfigError, match="n_eval"):
+        preset_config("digits", "budget", n_eval=0)
+
+
+def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
+    assert main(["reproduce", "digits", "--n-eval", "0", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "n_eval" in err[0]
+    for args in (["cifar10"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
+        with pytest.raises(SystemExit) as e:
+            main(["reproduce", *args])
+        assert e.value.code == 2
