@@ -19,15 +19,23 @@ architecture with a prior ``N(0, I)``; methods, losses and paper defaults are de
 ``training_curve.png``       the losses per epoch
 ``samples.png``              a 10x10 grid of generated images
 
-Seconds per epoch on 10,000 Fashion-MNIST images (``--data fashion-mnist --n-train 10000``),
-default batch sizes, on this project's 2-core CPU with ``OMP_NUM_THREADS=1`` (one measurement
-each, another job sharing the machine):
+Seconds for one epoch on 10,000 Fashion-MNIST images (``--data fashion-mnist --n-train 10000``),
+default batch sizes (100 vae / wae-mmd, 64 GANs), measured with ``train_epochs`` on this
+project's 2-core CPU, ``OMP_NUM_THREADS=1``, one measurement each while another job shared the
+machine (expect +-30%; a pass over 2,000 images extrapolated gave 17 s for infogan wae-mmd):
 
     =========  =======================  ==================
     baseline   ``infogan`` (latent 64)  ``mlp`` (latent 8)
     =========  =======================  ==================
-    TIMINGS
+    vae        21                       1.4
+    wae-mmd    27                       1.4
+    gan        54                       2.4
+    wgan-gp    47                       2.3
     =========  =======================  ==================
+
+The GANs cost about twice the autoencoders: every batch is a discriminator step on real and
+generated images (wgan-gp adds the gradient penalty's double backward) besides the generator
+steps (gan: every batch; wgan-gp: every fifth).
 """
 
 from __future__ import annotations
