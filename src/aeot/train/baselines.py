@@ -44,7 +44,7 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -68,6 +68,9 @@ from aeot.train.baseline_training import (
     make_optimizers,
     train_epochs,
 )
+
+if TYPE_CHECKING:
+    from aeot.pipeline import RunConfig
 
 __all__ = ["BASELINES", "BASELINE_KIND", "BaselineConfig", "BaselineModel", "is_baseline_run", "load_baseline",
            "train_baseline"]
@@ -145,7 +148,7 @@ def load_baseline(run_dir: str | Path, *, device: torch.device | str = "cpu") ->
     return BaselineModel(cfg["name"], nets, cfg["model"]).to(device).eval()
 
 
-def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: Any, *, device: str = "cpu",
+def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunConfig, *, device: str = "cpu",
                    resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Train baseline ``config.name`` on ``run_config.data``'s training images; write the run directory.
 
