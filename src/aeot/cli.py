@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aeot import __version__
+from aeot.cli_baseline import add_baseline_parser
 from aeot.errors import AeotError, ConfigError
 
 EXIT_USAGE = 2
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_toy_options(p)
     p.set_defaults(func=cmd_toy)
     _add_eval_parsers(sub)
+    add_baseline_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Training loops: the autoencoder and the AE-OT-GAN refiner (baselines in later modules)."""
+"""Training loops: the autoencoder, the AE-OT-GAN refiner and the baselines (VAE, WAE-MMD, GAN, WGAN-GP)."""
 
 from aeot.train.autoencoder import (
     AETrainConfig,
@@ -8,15 +8,25 @@ from aeot.train.autoencoder import (
     save_autoencoder,
     train_autoencoder,
 )
+from aeot.train.baselines import (
+    BASELINES,
+    BaselineConfig,
+    load_baseline,
+    train_baseline,
+)
 from aeot.train.refine import RefineConfig, refine_generator
 
 __all__ = [
+    "BASELINES",
     "AETrainConfig",
+    "BaselineConfig",
     "RefineConfig",
     "encode",
     "load_autoencoder",
+    "load_baseline",
     "reconstruction_mse",
     "refine_generator",
     "save_autoencoder",
     "train_autoencoder",
+    "train_baseline",
 ]

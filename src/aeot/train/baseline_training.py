@@ -1,0 +1,354 @@
+"""Networks, losses per step and the training loop of the baselines: VAE, WAE-MMD, GAN, WGAN-GP.
+
+The comparison of 004_e55a3f3e4e313f2a.txt §5 (Zhang et al.): each baseline uses the networks
+of the run's architecture (``aeot.nets``), a prior ``N(0, I)`` on the ``latent_dim`` codes, and
+images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
+
+* ``vae`` (Kingma & Welling 2014): the encoder is the architecture's encoder built with
+  ``2 * latent_dim`` outputs, read as ``(mu, log sigma^2)``; the decoder is the architecture's
+  decoder at ``latent_dim``. Only the last linear layer of the encoder differs from the
+  autoencoder's, so the networks stay the same for every architecture. Adam(1e-3), batch 100
+  (the paper used Adagrad; Adam is the usual replacement). Bernoulli likelihood by default.
+* ``wae-mmd`` (Tolstikhin et al. 2018): the deterministic autoencoder of the architecture,
+  ``||x - G(Q(x))||^2 + lambda * MMD(Q(x), N(0, sigma_z^2 I))`` with the IMQ kernel,
+  ``lambda = 10``, ``sigma_z^2 = 1``, Adam(1e-3, (0.5, 0.999)), batch 100 (their MNIST
+  setting; 004 §5.1 reports using lambda 0.1 and batch 128).
+* ``gan`` (Goodfellow et al. 2014, DCGAN's optimiser): generator = the architecture's decoder,
+  discriminator = ``make_discriminator(arch)`` with its registry defaults (spectral norm on for
+  ``dcgan``/``resnet``/``conv64``), non-saturating loss, Adam(2e-4, (0.5, 0.999)), batch 64,
+  one D step per G step.
+* ``wgan-gp`` (Gulrajani et al. 2017): the same generator; the critic is
+  ``make_discriminator(arch, spectral_norm=False)`` where that flag exists, with every batch
+  norm replaced by layer norm (``BatchNorm1d`` -> ``LayerNorm``, ``BatchNorm2d`` ->
+  ``GroupNorm(1, C)``) as the paper recommends, because the gradient penalty is per sample
+  (``infogan``'s and ``conv64``'s critics have batch norm; ``mlp``, ``dcgan``, ``resnet`` do not).
+  ``gp_lambda = 10``, ``n_critic = 5``, Adam(1e-4, (0, 0.9)), batch 64.
+
+An epoch is one pass over the shuffled training images in batches of ``batch_size`` (the last
+incomplete batch dropped); for the GANs each batch is one discriminator (critic) step and every
+``n_critic``-th step is followed by one generator step.
+
+Determinism: the batch order and every noise draw of epoch ``e`` are pure functions of
+``(seed, e)``, drawn on the CPU; the checkpoint written after each epoch holds all networks,
+optimizers and the history, so a run resumed with ``resume=True`` ends bitwise equal to an
+uninterrupted one (same device and thread count).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from aeot.errors import CheckpointError, ConfigError
+from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.train.autoencoder import epoch_permutation
+from aeot.train.baseline_losses import (
+    LIKELIHOODS,
+    WAE_SCALES,
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gradient_penalty,
+    mmd_imq,
+    vae_loss,
+    wae_reconstruction,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
+
+__all__ = ["BASELINES", "HISTORY_KEYS", "METHOD_DEFAULTS", "BaselineConfig", "build_networks", "make_optimizers",
+           "train_epochs"]
+
+Progress = Callable[[dict[str, Any]], None]
+BASELINES = ("vae", "wae-mmd", "gan", "wgan-gp")
+
+# The papers' optimiser settings; BaselineConfig fields left as None take these.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "vae": {"batch_size": 100, "lr": 1e-3, "adam_betas": (0.9, 0.999), "n_critic": 1},
+    "wae-mmd": {"batch_size": 100, "lr": 1e-3, "adam_betas": (0.5, 0.999), "n_critic": 1},
+    "gan": {"batch_size": 64, "lr": 2e-4, "adam_betas": (0.5, 0.999), "n_critic": 1},
+    "wgan-gp": {"batch_size": 64, "lr": 1e-4, "adam_betas": (0.0, 0.9), "n_critic": 5},
+}
+HISTORY_KEYS = {"vae": ("loss", "reconstruction", "kl"), "wae-mmd": ("loss", "reconstruction", "mmd"),
+                "gan": ("d_loss", "g_loss", "d_real", "d_fake"), "wgan-gp": ("d_loss", "g_loss", "wasserstein", "gp")}
+
+
+@dataclass(kw_only=True)
+class BaselineConfig:
+    """Settings of one baseline; ``None`` takes the method's paper default (:data:`METHOD_DEFAULTS`).
+
+    ``likelihood``/``gaussian_sigma``: the VAE's ``p(x|z)``; ``wae_lambda``/``prior_var``
+    (sigma_z^2)/``mmd_scales``: WAE-MMD; ``gp_lambda``: WGAN-GP; ``n_critic``: discriminator
+    steps per generator step (GANs); ``disc_params``: extra ``make_discriminator`` arguments;
+    ``n_samples``: images in ``samples.png``.
+    """
+
+    name: str
+    epochs: int = 100
+    batch_size: int | None = None
+    lr: float | None = None
+    adam_betas: tuple[float, float] | None = None
+    seed: int = 0
+    likelihood: str = "bernoulli"
+    gaussian_sigma: float = 1.0
+    wae_lambda: float = 10.0
+    prior_var: float = 1.0
+    mmd_scales: tuple[float, ...] = WAE_SCALES
+    gp_lambda: float = 10.0
+    n_critic: int | None = None
+    disc_params: dict[str, Any] = field(default_factory=dict)
+    n_samples: int = 100
+
+    def resolved(self) -> BaselineConfig:
+        """A copy with every ``None`` replaced by the method's default (tuples as lists, as in JSON)."""
+        self.validate()
+        defaults = METHOD_DEFAULTS[self.name]
+        out = replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+        return replace(out, adam_betas=[float(b) for b in out.adam_betas], mmd_scales=[float(s) for s in out.mmd_scales])
+
+    def validate(self) -> None:
+        if self.name not in BASELINES:
+            raise ConfigError(f"unknown baseline {self.name!r}; choose one of {', '.join(BASELINES)}")
+        for key in ("epochs", "batch_size", "n_critic", "n_samples", "seed"):
+            v = getattr(self, key)
+            low = 0 if key == "seed" else 1
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low):
+                raise ConfigError(f"baseline {key} must be an int >= {low}, got {v!r}")
+        for key in ("lr", "gaussian_sigma", "prior_var", "wae_lambda", "gp_lambda"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)
+                                  or v < 0 or (v == 0 and key in ("lr", "gaussian_sigma", "prior_var"))):
+                raise ConfigError(f"baseline {key} must be a finite number > 0 (>= 0 for the weights), got {v!r}")
+        b = self.adam_betas
+        if b is not None and not (len(b) == 2 and all(isinstance(v, numbers.Real) and 0 <= v < 1 for v in b)):
+            raise ConfigError(f"baseline adam_betas must be two numbers in [0, 1), got {b!r}")
+        if not self.mmd_scales or not all(isinstance(s, numbers.Real) and s > 0 for s in self.mmd_scales):
+            raise ConfigError(f"baseline mmd_scales must be positive numbers, got {self.mmd_scales!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"baseline likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+        if not isinstance(self.disc_params, dict):
+            raise ConfigError(f"baseline disc_params must be a mapping, got {self.disc_params!r}")
+
+
+# ----------------------------------------------------------------------------- networks
+def _layer_norm_for(module: nn.Module) -> nn.Module:
+    """Replace each batch norm below ``module`` by a per-sample layer norm (WGAN-GP critic)."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, nn.GroupNorm(1, child.num_features))  # over (C, H, W)
+        elif isinstance(child, nn.BatchNorm1d):
+            setattr(module, name, nn.LayerNorm(child.num_features))
+        else:
+            _layer_norm_for(child)
+    return module
+
+
+def build_networks(name: str, model: dict[str, Any], *, seed: int, critic: bool = True,
+                   disc_params: dict[str, Any] | None = None) -> nn.ModuleDict:
+    """The networks of baseline ``name`` for ``make_autoencoder`` arguments ``model``.
+
+    Keys: ``encoder`` (vae: ``2 * latent_dim`` outputs; wae-mmd), ``decoder`` (all four; the
+    GANs' generator) and, with ``critic``, ``discriminator`` (gan, wgan-gp). Weights are
+    initialised from ``seed`` without touching the caller's global RNG.
+    """
+    from aeot.nets import DISCRIMINATORS, make_autoencoder, make_discriminator
+
+    nets = nn.ModuleDict()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        ae = make_autoencoder(**model)
+        if name == "vae":
+            nets["encoder"] = make_autoencoder(**{**model, "latent_dim": 2 * ae.latent_dim}).encoder
+        elif name == "wae-mmd":
+            nets["encoder"] = ae.encoder
+        nets["decoder"] = ae.decoder
+        if critic and name in ("gan", "wgan-gp"):
+            arch = model["arch"]
+            takes = inspect.signature(DISCRIMINATORS[arch]).parameters
+            params = {k: v for k, v in model.items() if k == "width" and k in takes}
+            if name == "wgan-gp" and "spectral_norm" in takes:
+                params["spectral_norm"] = False
+            d = make_discriminator(arch, image_shape=list(model["image_shape"]), **{**params, **(disc_params or {})})
+            nets["discriminator"] = _layer_norm_for(d) if name == "wgan-gp" else d
+    return nets
+
+
+def make_optimizers(name: str, nets: nn.ModuleDict, cfg: BaselineConfig) -> dict[str, torch.optim.Optimizer]:
+    """One Adam over encoder + decoder (vae, wae-mmd), or ``g`` and ``d`` (GANs)."""
+    def adam(params):
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.adam_betas))
+
+    if name in ("gan", "wgan-gp"):
+        return {"g": adam(nets["decoder"].parameters()), "d": adam(nets["discriminator"].parameters())}
+    return {"ae": adam(list(nets["encoder"].parameters()) + list(nets["decoder"].parameters()))}
+
+
+# ----------------------------------------------------------------------------- one step of each
+def _step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _noise(g: torch.Generator, *shape: int, device: torch.device) -> torch.Tensor:
+    return torch.randn(*shape, generator=g).to(device)
+
+
+def _vae_step(nets, opts, cfg, x, step, g):
+    d = nets["decoder"].latent_dim
+    h = nets["encoder"](x)  # (n, 2d)
+    mu, logvar = h[:, :d], h[:, d:]
+    z = mu + (0.5 * logvar).exp() * _noise(g, x.shape[0], d, device=x.device)  # (n, d)
+    loss, rec, kl = vae_loss(nets["decoder"](z), x, mu, logvar, likelihood=cfg.likelihood, sigma=cfg.gaussian_sigma)
+    _check_finite(loss, cfg)
+    _step(opts["ae"], loss)
+    return {"loss": loss, "reconstruction": rec, "kl": kl}
+
+
+def _wae_step(nets, opts, cfg, x, step, g):
+    z = nets["encoder"](x)  # (n, d)
+    z_prior = _noise(g, *z.shape, device=x.device) * math.sqrt(cfg.prior_var)  # (n, d)
+    rec = wae_reconstruction(nets["decoder"](z), x)
+    mmd = mmd_imq(z, z_prior, prior_var=cfg.prior_var, scales=cfg.mmd_scales)
+    loss = rec + cfg.wae_lambda * mmd
+    _check_finite(loss, cfg)
+    _step(opts["ae"], loss)
+    return {"loss": loss, "reconstruction": rec, "mmd": mmd}
+
+
+def _gan_step(nets, opts, cfg, x, step, g):
+    gen, disc, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    with torch.no_grad():
+        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
+    real_logits, fake_logits = disc(x), disc(fake)
+    d_loss = gan_discriminator_loss(real_logits, fake_logits)
+    _check_finite(d_loss, cfg)
+    _step(opts["d"], d_loss)
+    out = {"d_loss": d_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
+    if (step + 1) % cfg.n_critic == 0:
+        out["g_loss"] = gan_generator_loss(disc(gen(_noise(g, n, d, device=x.device))))
+        _step(opts["g"], out["g_loss"])
+    return out
+
+
+def _wgan_step(nets, opts, cfg, x, step, g):
+    gen, critic, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    with torch.no_grad():
+        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
+    eps = torch.rand(n, generator=g).to(x.device)  # (n,) interpolation weights
+    real_scores, fake_scores = critic(x), critic(fake)
+    gp = gradient_penalty(critic, x, fake, eps)
+    d_loss = wgan_critic_loss(real_scores, fake_scores, gp, gp_lambda=cfg.gp_lambda)
+    _check_finite(d_loss, cfg)
+    _step(opts["d"], d_loss)
+    out = {"d_loss": d_loss, "wasserstein": real_scores.mean() - fake_scores.mean(), "gp": gp}
+    if (step + 1) % cfg.n_critic == 0:
+        out["g_loss"] = wgan_generator_loss(critic(gen(_noise(g, n, d, device=x.device))))
+        _step(opts["g"], out["g_loss"])
+    return out
+
+
+STEPS = {"vae": _vae_step, "wae-mmd": _wae_step, "gan": _gan_step, "wgan-gp": _wgan_step}
+
+
+def _check_finite(loss: torch.Tensor, cfg: BaselineConfig) -> None:
+    v = loss.item()
+    if not math.isfinite(v):
+        raise FloatingPointError(f"{cfg.name} loss became {v}; lower lr (now {cfg.lr})")
+
+
+def noise_generator(seed: int, epoch: int) -> torch.Generator:
+    """The CPU generator of every noise draw of epoch ``epoch``."""
+    return torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch) * 7 + 1)
+
+
+# ----------------------------------------------------------------------------- the loop
+CHECKPOINT_KIND = "BaselineTraining"
+_RESUME_KEYS = ("name", "batch_size", "lr", "adam_betas", "seed", "likelihood", "gaussian_sigma", "wae_lambda",
+                "prior_var", "mmd_scales", "gp_lambda", "n_critic", "disc_params")
+
+
+def train_epochs(nets: nn.ModuleDict, opts: dict[str, torch.optim.Optimizer], x: torch.Tensor,
+                 cfg: BaselineConfig, *, model: dict[str, Any], checkpoint: str | Path | None = None,
+                 resume: bool = False, progress: Progress | None = None) -> dict[str, list]:
+    """Train ``nets`` on images ``x`` (N, C, H, W) in [0, 1] up to ``cfg.epochs``; returns the history.
+
+    ``cfg`` must be resolved (:meth:`BaselineConfig.resolved`). With ``checkpoint``, the
+    networks, optimizers, epoch and history are written atomically after every epoch;
+    ``resume=True`` continues from that file. ``progress`` receives ``{"event": "step",
+    "task": name, ...}`` per batch and ``{"event": "baseline_epoch", ...}`` per epoch.
+    """
+    if x.shape[0] < 2:
+        raise ValueError(f"a baseline needs at least 2 training images, got {x.shape[0]}")
+    keys = HISTORY_KEYS[cfg.name]
+    history: dict[str, list] = {"epoch": [], **{k: [] for k in keys}, "seconds": []}
+    start = 0
+    if resume:
+        start, history = _load_state(checkpoint, cfg, model, nets, opts)
+    device = x.device
+    n = x.shape[0]
+    bs = min(cfg.batch_size, n)
+    n_batches = n // bs  # the last incomplete batch is dropped (batch norm and the MMD need > 1 sample)
+    step_fn = STEPS[cfg.name]
+    nets.train()
+    for epoch in range(start + 1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        perm = epoch_permutation(n, cfg.seed, epoch, device)
+        g = noise_generator(cfg.seed, epoch)
+        sums, counts = dict.fromkeys(keys, 0.0), dict.fromkeys(keys, 0)
+        for b in range(n_batches):
+            step = (epoch - 1) * n_batches + b
+            out = step_fn(nets, opts, cfg, x[perm[b * bs : (b + 1) * bs]], step, g)
+            for k, v in out.items():
+                sums[k] += v.item()
+                counts[k] += 1
+            if progress:
+                progress({"event": "step", "task": cfg.name, "step": step + 1, "total": cfg.epochs * n_batches,
+                          "epoch": f"{epoch}/{cfg.epochs}", **{k: v.item() for k, v in out.items()}})
+        history["epoch"].append(epoch)
+        for k in keys:
+            history[k].append(sums[k] / counts[k] if counts[k] else None)
+        history["seconds"].append(time.perf_counter() - t0)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, kind=CHECKPOINT_KIND,
+                            state={"nets": {k: m.state_dict() for k, m in nets.items()},
+                                   "opts": {k: o.state_dict() for k, o in opts.items()},
+                                   "epoch": epoch, "history": history},
+                            config={"baseline": asdict(cfg), "model": model})
+        if progress:
+            progress({"event": "baseline_epoch", "name": cfg.name, "epoch": epoch, "epochs": cfg.epochs,
+                      **{k: history[k][-1] for k in history if k != "epoch"}})
+    nets.eval()
+    return history
+
+
+def checkpoint_epoch(path: str | Path) -> int:
+    """The last finished epoch stored in a training checkpoint."""
+    return int(load_checkpoint(path, kind=CHECKPOINT_KIND)[0]["epoch"])
+
+
+def _load_state(path, cfg, model, nets, opts) -> tuple[int, dict[str, list]]:
+    if path is None or not Path(path).is_file():
+        raise CheckpointError(f"--resume: no baseline checkpoint at {path}; run without --resume to start fresh")
+    state, meta = load_checkpoint(path, kind=CHECKPOINT_KIND)
+    saved, own = meta["config"].get("baseline", {}), asdict(cfg)
+    for key in _RESUME_KEYS:
+        if key in saved and saved[key] != own[key]:
+            raise CheckpointError(f"{path}: the baseline was trained with {key}={saved[key]!r}, now {own[key]!r}; "
+                                  "resume with the same settings")
+    if meta["config"].get("model") != model:
+        raise CheckpointError(f"{path}: the checkpoint is of networks {meta['config'].get('model')}, not {model}; "
+                              "resume with the same --arch, --latent-dim and data")
+    for k, m in nets.items():
+        load_module_state(m, state["nets"][k], path=path, what=k)
+    for k, o in opts.items():
+        o.load_state_dict(state["opts"][k])
+    return int(state["epoch"]), {k: list(v) for k, v in state["history"].items()}
