@@ -56,3 +56,14 @@ def test_training_cli_examples_run(args, tmp_path, monkeypatch):
     pytest.importorskip("aeot.data")
     monkeypatch.chdir(tmp_path)
     assert main(args + ["--device", "cpu"]) == 0
+
+
+@pytest.mark.parametrize("args", cli_lines(), ids=lambda a: " ".join(a))
+def test_every_cli_example_parses(args):
+    """Each README command line is accepted by the parser (options and choices exist)."""
+    from aeot.cli import build_parser
+
+    if args[:1] == ["--help"] or "--help" in args:
+        return
+    ns = build_parser().parse_args(args)
+    assert callable(ns.func)

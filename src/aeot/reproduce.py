@@ -98,14 +98,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "digits": {
         "budget": dict(mlp_epochs=60, conv_epochs=25, samplers=_budget_mlp_samplers(3000),
                        conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=6, n_eval=2000,
-                       baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60}, "gan": {"epochs": 40},
-                                  "wgan-gp": {"epochs": 40}}),
+                       baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60}, "gan": {"epochs": 30},
+                                  "wgan-gp": {"epochs": 30}}),
     },
     "fashion-mnist": {
-        "budget": dict(n_train=10000, mlp_epochs=20, conv_epochs=6, samplers=_budget_mlp_samplers(3000),
+        "budget": dict(n_train=10000, mlp_epochs=30, conv_epochs=10, samplers=_budget_mlp_samplers(10000),
                        conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=3, n_eval=5000,
-                       baselines={"vae": {"epochs": 20}, "wae-mmd": {"epochs": 20}, "gan": {"epochs": 4},
-                                  "wgan-gp": {"epochs": 3}}),
+                       baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30}, "gan": {"epochs": 10},
+                                  "wgan-gp": {"epochs": 10}}),
     },
 }
 _FULL = dict(n_train=None, mlp_epochs=100, conv_epochs=100, samplers=_budget_mlp_samplers(10000),
