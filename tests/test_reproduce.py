@@ -91,3 +91,14 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main(["reproduce", *args])
         assert e.value.code == 2
+
+
+def test_baseline_runs_are_evaluated_like_any_run(tiny):
+    out, _, _ = tiny
+    gan = json.loads((out / "baseline-gan" / "metrics.json").read_text())["evaluation"]
+    vae = json.loads((out / "baseline-vae" / "metrics.json").read_text())["evaluation"]
+    assert gan["latent"] == {} and any("no encoder" in n for n in gan["notes"])  # a GAN has no encoder
+    assert vae["latent"]["generated"]["ot_divergence"] > 0 and "baseline 'vae'" in vae["source"]
+    assert (out / "baseline-gan" / "report.md").is_file() and (out / "baseline-gan" / "interp_prior.png").is_file()
+    refined = json.loads((out / "ae-conv" / "refine" / "evaluation.json").read_text())
+    assert refined["generator"] == "refined"

@@ -7,7 +7,7 @@ as implemented by the ``lap`` package (``lap.lapjv`` dense, ``lap.lapmod`` spars
 replaces the network simplex of POT's ``ot.emd`` that the AE-OTtrans / AE-OTgen authors used
 (paper 004 §3.3) and gives the same optimal cost.
 
-Small n (``n < _SPARSE_MIN_N``, 1536): ``lap.lapjv`` on the exactly computed matrix.
+Small n (``n < _SPARSE_MIN_N``, 1024): ``lap.lapjv`` on the exactly computed matrix.
 
 Large n: a sparse solve certified by pricing (column generation; the classic scheme of sparse
 LAP / network-flow codes). Candidate edges: the k nearest neighbours of every row and of every
@@ -55,7 +55,7 @@ except ImportError as err:  # a hard dependency: never fall back silently to a s
 
 COSTS = ("sqeuclidean", "euclidean")
 
-_SPARSE_MIN_N = 1536  # from this n on: sparse solve certified by pricing (dense fallback)
+_SPARSE_MIN_N = 1024  # from this n on: sparse solve certified by pricing (dense fallback)
 _EXACT_MAX_ELEMENTS = 1 << 22  # up to this n*m*d every cost comes from the differences
 _N_NEIGHBOURS = 8  # candidate edges per row and per column; also entries refined per dense row
 _N_AXES = 2  # principal axes whose sorted matchings join the candidate edges
@@ -75,7 +75,7 @@ def assignment(x: torch.Tensor, y: torch.Tensor, *, cost: str = "sqeuclidean") -
     """Exact optimal bijection: ``perm`` (n,) minimising ``sum_i c(x_i, y[perm[i]])``.
 
     Solves the linear assignment problem exactly (Jonker & Volgenant 1987, via ``lap.lapjv`` in
-    float64; for n >= 1536 a sparse ``lap.lapmod`` solve whose optimality is certified by pricing
+    float64; for n >= 1024 a sparse ``lap.lapmod`` solve whose optimality is certified by pricing
     every entry, see the module docstring); this is the bijection sigma of AE-OTgen / AE-OTtrans
     (paper 004 §3.2-3.3), which the authors computed with POT's network simplex.
     ``cost="sqeuclidean"`` uses ``|x_i - y_j|^2``, ``cost="euclidean"`` uses ``|x_i - y_j|``.
