@@ -13,6 +13,7 @@ from typing import Any
 
 from aeot import __version__
 from aeot.cli_baseline import add_baseline_parser
+from aeot.cli_eval import add_eval_parsers
 from aeot.errors import AeotError, ConfigError
 
 EXIT_USAGE = 2
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
     _add_toy_options(p)
     p.set_defaults(func=cmd_toy)
-    _add_eval_parsers(sub)
+    add_eval_parsers(sub)
     add_baseline_parser(sub)
     return parser
 
@@ -208,46 +209,6 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
 
 
-def _add_eval_parsers(sub) -> None:
-    """aeot classifier train / evaluate / compare (issue 9: evaluation)."""
-    from aeot.data import list_datasets
-    from aeot.metrics.classifier import ClassifierConfig
-
-    d = ClassifierConfig()
-    p = sub.add_parser("classifier", help="the domain classifier of a 28x28 grey dataset (IS, coverage, domain FID)")
-    csub = p.add_subparsers(dest="classifier_command", metavar="ACTION")
-    csub.required = True
-    c = csub.add_parser("train", help="train it, report test accuracy, save safetensors + JSON")
-    c.add_argument("--data", required=True, choices=list_datasets(), help="digits, mnist, mnist-5k or fashion-mnist")
-    c.add_argument("--data-dir", default=None, help="directory holding the dataset files")
-    c.add_argument("--out", type=Path, default=None, help="weights file (default: $AEOT_CACHE or "
-                   "~/.cache/aeot, classifiers/<data>.safetensors, where evaluate looks)")
-    c.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
-    c.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    c.add_argument("--lr", type=float, default=d.lr, help=f"default {d.lr}")
-    c.add_argument("--seed", type=int, default=d.seed)
-    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    c.set_defaults(func=cmd_classifier)
-    p = sub.add_parser("evaluate", help="metrics of a finished run (FID, IS, precision/recall, KID, coverage, "
-                       "latent OT) into metrics.json and report.md")
-    p.add_argument("run_dir", type=Path, help="a run directory written by aeot run or aeot baseline train")
-    p.add_argument("--generator", choices=["decoder", "refined"], default="decoder",
-                   help="refined: the AE-OT-GAN generator of aeot refine (writes RUN_DIR/refine/evaluation.json)")
-    p.add_argument("--features", choices=["classifier", "inception"], default="classifier",
-                   help="FID feature space (default classifier; inception needs aeot[inception])")
-    p.add_argument("--n", type=int, default=None, help="generated and real images (default 5000 classifier, "
-                   "500 inception; capped by the test split)")
-    p.add_argument("--inception-weights", type=Path, default=None, metavar="PATH", help="your own TorchScript Inception file")
-    p.add_argument("--classifier", type=Path, default=None, metavar="PATH", help="classifier weights (default: the cached one)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("compare", help="one Markdown table of the evaluated metrics of several runs")
-    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
-    p.add_argument("--out", type=Path, default=Path("runs/compare.md"), help="default runs/compare.md")
-    p.set_defaults(func=cmd_compare)
-
-
-# ----------------------------------------------------------------------------- commands
 def _device(name: str) -> str:
     import torch
 
@@ -398,50 +359,6 @@ def cmd_toy(args: argparse.Namespace) -> int:
         progress.close()
     print((args.out / "table.md").read_text().split("\n\n")[2])
     print(f"results: {args.out / 'results.json'}, table: {args.out / 'table.md'}")
-    return 0
-
-
-def cmd_classifier(args: argparse.Namespace) -> int:
-    from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
-
-    cfg = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    progress = TqdmProgress()
-    try:
-        r = train_dataset_classifier(args.data, out=args.out, data_dir=args.data_dir, config=cfg,
-                                     device=_device(args.device), progress=progress)
-    finally:
-        progress.close()
-    print(f"{args.data}: test accuracy {r['test_accuracy']:.4f} on {r['n_test']} images; "
-          f"{r['train_seconds']:.0f} s for {cfg.epochs} epochs on {r['n_train']} images")
-    print(f"classifier: {r['path']}")
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aeot.evaluate import evaluate_run, summary_lines
-
-    progress = TqdmProgress()
-    try:
-        result = evaluate_run(args.run_dir, features=args.features, n=args.n, inception_weights=args.inception_weights,
-                              classifier=args.classifier, device=_device(args.device), generator=args.generator,
-                              progress=progress)
-    finally:
-        progress.close()
-    for line in summary_lines(result):
-        print(line)
-    if args.generator == "refined":
-        print(f"evaluation: {args.run_dir / 'refine' / 'evaluation.json'}")
-    else:
-        print(f"metrics: {args.run_dir / 'metrics.json'}; report: {args.run_dir / 'report.md'}")
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from aeot.evaluate import compare_runs
-
-    table = compare_runs(args.run_dirs, out=args.out)
-    print(table, end="")
-    print(f"table: {args.out}")
     return 0
 
 
