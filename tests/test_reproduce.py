@@ -41,7 +41,7 @@ def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
         assert f"| {m} |" in table
     for name in ("true-images", "ae-otgen", "ae-ot-gan", "wgan-gp", "vae"):
         assert (out / "grids" / f"{name}.png").is_file(), name
-    assert len(results["targets"]) == 2 and all(isinstance(t["met"], bool) for t in results["targets"])
+    assert len(results["targets"]) == 3 and all(isinstance(t["met"], bool) for t in results["targets"])
     assert json.loads((out / "results.json").read_text())["rows"] == json.loads(json.dumps(results["rows"]))
 
 
@@ -62,14 +62,15 @@ def test_targets_are_checked_against_the_measured_rows():
 
     rows = [row("True Images", 10.0, 1.0), row("AE-OTgen", 9.0, 20.0), row("AE-OT", 6.0, 30.0),
             row("AE-OT-GAN", 7.0, 10.0), row("GAN", 5.0, 12.0), row("VAE", 4.0, 40.0)]
-    ratio, fid = check_targets(rows)
+    ratio, non_adv, fid = check_targets(rows)
     assert ratio["met"] and "AE-OTgen" in ratio["measured"]  # 0.9 >= 0.871
-    assert fid["met"]
+    assert non_adv["met"] and non_adv["informational"] and fid["met"]
     rows[1]["IS"] = PAPER_RATIO * 10.0 - 0.01
     rows[3]["IS"] = 1.0
     rows[4]["FID"] = 9.0
-    ratio, fid = check_targets(rows)
+    ratio, non_adv, fid = check_targets(rows)
     assert not ratio["met"] and not fid["met"] and "GAN" in fid["measured"]
+    assert not non_adv["met"] and "AE-OTgen:" in non_adv["measured"]  # 8.70 / 10 < 0.871
 
 
 def test_presets_and_bad_values():

@@ -94,6 +94,14 @@ def check_targets(trows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         targets.append({"target": f"best OT method's IS / real IS >= {PAPER_RATIO:.3f} (paper: AE-OTgen 7.90 / 9.07)",
                         "measured": f"{best}: {best_is:.3f} / {real_is:.3f} = {ratio:.3f}",
                         "met": bool(ratio >= PAPER_RATIO)})
+    non_adv = [(by[m]["IS"], m) for m in OT_ROWS[:3] if m in by and by[m]["IS"] is not None]
+    if non_adv and real_is:  # the same ratio without the adversarial refinement: 004's own claim
+        best_is, best = max(non_adv)
+        ratio = best_is / real_is
+        targets.append({"target": f"(informational) the same ratio among 004's non-adversarial OT methods "
+                                  f"(AE-OTgen, AE-OTtrans, AE-OT) >= {PAPER_RATIO:.3f}",
+                        "measured": f"{best}: {best_is:.3f} / {real_is:.3f} = {ratio:.3f}",
+                        "met": bool(ratio >= PAPER_RATIO), "informational": True})
     if "AE-OT-GAN" in by:
         fid = by["AE-OT-GAN"]["FID"]
         others = [(by[m]["FID"], m) for m in (*BASELINE_NAMES, "AE-OT", "AE-OT (conv AE: AE-OT-GAN at epoch 0)")
