@@ -235,14 +235,23 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -
 
         sections, eval_figures = report_sections(summary["evaluation"])
         figures = figures[:2] + eval_figures + figures[2:]
+    title = f"aeot run: {cfg.data.name}"
+    note = f"Repeat this run with `aeot run --config {run_dir / 'config.json'} --out NEW_DIR`."
+    if (run_dir / "baseline.json").is_file():  # aeot baseline train: its own rows, no AE or sampler
+        info = read_json(run_dir / "baseline.json", what="baseline record")
+        b = info.get("baseline", {})
+        rows = [{"metric": "baseline", "value": b.get("name")}, {"metric": "epochs", "value": b.get("epochs")},
+                {"metric": "training seconds", "value": info.get("train_seconds")}]
+        figures = [(f"Generated samples (baseline {b.get('name')}, prior N(0, I))", "samples.png")] + figures[2:]
+        title = f"aeot baseline {b.get('name')}: {cfg.data.name}"
+        note = f"Settings in {run_dir / 'baseline.json'}; train another with `aeot baseline train {b.get('name')}`."
     figures = [f for f in figures if (run_dir / f[1]).exists()]
     resolved = read_json(run_dir / "config.json", what="run config")
     from aeot.refine_run import refine_report_section
 
     appendix = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
-    return write_report(run_dir, title=f"aeot run: {cfg.data.name}", config=resolved, metrics=rows,
-                        figures=figures, sections=sections, appendix=appendix, notes=[f"aeot {__version__}. Repeat this run with `aeot run --config "
-                                                f"{run_dir / 'config.json'} --out NEW_DIR`."])
+    return write_report(run_dir, title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
+                        appendix=appendix, notes=[f"aeot {__version__}. {note}"])
 
 
 def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,

@@ -181,3 +181,15 @@ def test_cli_trains_a_vae_and_rejects_bad_epochs(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == "aeot: error: baseline epochs must be an int >= 1, got 0"
     assert not (tmp_path / "bad").exists()
+
+
+def test_aeot_evaluate_understands_a_baseline_run(tmp_path, capsys):
+    out = tmp_path / "gan"
+    assert main(["baseline", "train", "gan", *CLI, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["evaluate", str(out), "--n", "40", "--device", "cpu"]) == 0
+    ev = json.loads((out / "metrics.json").read_text())["evaluation"]
+    assert ev["source"] == "baseline 'gan'" and ev["spaces"]["classifier"]["rows"][0]["fid"] > 0
+    report = (out / "report.md").read_text()
+    assert "## Metrics: classifier features" in report and report.startswith("# aeot baseline gan: digits")
+    assert "reconstruction MSE" not in report and "(samples.png)" in report
+    assert main(["evaluate", str(out), "--generator", "refined", "--device", "cpu"]) == 2  # no refinement here
