@@ -103,3 +103,14 @@ def test_baseline_runs_are_evaluated_like_any_run(tiny):
     assert (out / "baseline-gan" / "report.md").is_file() and (out / "baseline-gan" / "interp_prior.png").is_file()
     refined = json.loads((out / "ae-conv" / "refine" / "evaluation.json").read_text())
     assert refined["generator"] == "refined"
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    import aeot.reproduce
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aeot.reproduce, "reproduce", interrupted)
+    assert main(["reproduce", "digits", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 130
+    assert "run the same command again" in capsys.readouterr().err

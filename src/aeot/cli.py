@@ -372,7 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aeot: error: {msg}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("aeot: interrupted; finished epochs are saved, continue with --resume", file=sys.stderr)
+        again = ("run the same command again: finished stages are reused" if args.command == "reproduce"
+                 else "continue with --resume")
+        print(f"aeot: interrupted; finished epochs are saved, {again}", file=sys.stderr)
         return 130
 
 
