@@ -123,3 +123,21 @@ def test_diversity_term_known_values():
 def test_bad_hyperparameters_raise_config_error(name, kw, match):
     with pytest.raises(ConfigError, match=match):
         make_sampler(name, **kw).fit(torch.randn(10, 2))
+
+
+@pytest.mark.parametrize("name", ["ottrans", "otgen"])
+def test_qmc_sample_stratifies_the_prior_and_leaves_training_alone(name, moons):
+    plain = make_sampler(name, steps=20, seed=0, **TINY).fit(moons[0])
+    qmc = make_sampler(name, steps=20, seed=0, qmc_sample=True, **TINY).fit(moons[0])
+    for a, b in zip(plain.net_.parameters(), qmc.net_.parameters()):
+        assert torch.equal(a, b)  # the knob changes sampling only
+    w = qmc._draw_prior(128, torch.Generator().manual_seed(3), qmc=True)  # (128, 2) in [-1, 1)
+    cells = ((w + 1) / 2 * 4).floor().long().clamp(0, 3)
+    counts = torch.bincount(cells[:, 0] * 4 + cells[:, 1], minlength=16)
+    assert counts.tolist() == [8] * 16  # a Sobol net: every 1/4 x 1/4 cell holds 128/16 points
+    iid = plain._draw_prior(128, torch.Generator().manual_seed(3))
+    iid_cells = ((iid + 1) / 2 * 4).floor().long().clamp(0, 3)
+    assert torch.bincount(iid_cells[:, 0] * 4 + iid_cells[:, 1], minlength=16).tolist() != [8] * 16
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    assert torch.equal(qmc.sample(64, generator=g1), qmc.sample(64, generator=g2))
+    assert not torch.equal(qmc.sample(64), qmc.sample(64))
