@@ -33,6 +33,7 @@ PAPER_TABLE: dict[str, dict[str, float]] = {
 # stratified like the real ones; the paper's OTgen / OTtrans values stand beside them too.
 PAPER_TABLE["OTgen (Sobol prior)"] = PAPER_TABLE["OTgen"]
 PAPER_TABLE["OTtrans (Sobol prior)"] = PAPER_TABLE["OTtrans"]
+PAPER_TABLE["Cluster (k=8, Sobol)"] = PAPER_TABLE["Cluster (k=8)"]
 DATA_ROWS = ("Data (i.i.d.)", "Data")
 
 # Row label -> (sampler name, parameters); ``steps`` is filled in for the mapping networks.
@@ -43,6 +44,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "OTtrans (Sobol prior)": ("ottrans", {"qmc_sample": True}),
     "Cluster (k=8)": ("kmeans", {"n_clusters": 8}),
     "Cluster (k=16)": ("kmeans", {"n_clusters": 16}),
+    "Cluster (k=8, Sobol)": ("kmeans", {"n_clusters": 8, "qmc_sample": True}),
     "AE-OT": ("sdot", {}),
 }
 STEPPED = {"otgen", "ottrans"}

@@ -84,3 +84,17 @@ def test_bad_hyperparameters_raise_config_error(name, kw, match):
 def test_more_clusters_than_codes_is_refused(name, key):
     with pytest.raises(ValueError, match=f"{key}=8 exceeds the number of codes n=5"):
         make_sampler(name, **{key: 8}).fit(torch.randn(5, 2))
+
+
+def test_kmeans_qmc_sample_is_stratified_and_seeded():
+    z = torch.randn(500, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = make_sampler("kmeans", n_clusters=1, qmc_sample=True).fit(z)
+    g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
+    a, b = s.sample(256, generator=g1), s.sample(256, generator=g2)
+    assert torch.equal(a, b) and not torch.equal(s.sample(8), s.sample(8))
+    # one cluster: samples = mean + L eps, eps from a Sobol net; its sample mean is far closer
+    # to the fitted mean than i.i.d. noise (sd 1/sqrt(256) per axis) would typically put it
+    err_qmc = (a.mean(0) - s.means_[0]).abs().max()
+    assert err_qmc < 0.02
+    with pytest.raises(ConfigError, match="qmc_sample"):
+        make_sampler("kmeans", qmc_sample="yes").fit(z)

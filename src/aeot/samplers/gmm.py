@@ -17,17 +17,27 @@ __all__ = ["GMMSampler", "MixtureSampler", "sample_mixture"]
 
 
 def sample_mixture(
-    weights: torch.Tensor, means: torch.Tensor, chols: torch.Tensor, n: int, generator: torch.Generator
+    weights: torch.Tensor, means: torch.Tensor, chols: torch.Tensor, n: int, generator: torch.Generator,
+    *, qmc: bool = False,
 ) -> torch.Tensor:
     """n draws of sum_k w_k N(mean_k, L_k L_k^T): pick k by the weights, then mean_k + L_k eps.
 
     weights (k,), means (k, d), chols (k, d, d) lower; returns (n, d) float64 on means' device.
+    ``qmc``: the n uniforms (component, then eps by the inverse normal CDF) are one scrambled
+    Sobol sequence in d + 1 dimensions, seeded by ``generator``, instead of i.i.d. draws.
     """
     k, d = means.shape
     cdf = torch.cumsum(weights, 0)  # (k,)
-    u = torch.rand(n, generator=generator, device=means.device, dtype=torch.float64) * cdf[-1]  # (n,)
+    if qmc:
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+        q = torch.quasirandom.SobolEngine(d + 1, scramble=True, seed=seed).draw(n, dtype=torch.float64)
+        q = q.to(means.device)  # (n, d + 1) in [0, 1)
+        u = q[:, 0] * cdf[-1]  # (n,)
+        eps = torch.special.ndtri(q[:, 1:].clamp(1e-12, 1 - 1e-12)).unsqueeze(-1)  # (n, d, 1)
+    else:
+        u = torch.rand(n, generator=generator, device=means.device, dtype=torch.float64) * cdf[-1]  # (n,)
+        eps = torch.randn(n, d, 1, generator=generator, device=means.device, dtype=torch.float64)  # (n, d, 1)
     comp = torch.searchsorted(cdf, u, right=True).clamp_(max=k - 1)  # (n,)
-    eps = torch.randn(n, d, 1, generator=generator, device=means.device, dtype=torch.float64)  # (n, d, 1)
     return means[comp] + (chols[comp] @ eps).squeeze(-1)  # (n, d)
 
 
@@ -47,7 +57,8 @@ class MixtureSampler(LatentSampler):
         self.chols_ = torch.linalg.cholesky(covs)  # (k, d, d) lower
 
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator)
+        qmc = bool(getattr(self, "qmc_sample", False))
+        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator, qmc=qmc)
 
     def _fitted_state(self) -> dict[str, Any]:
         key, attr = self._extra

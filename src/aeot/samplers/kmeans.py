@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import torch
 
+from aeot.errors import ConfigError
 from aeot.samplers.base import positive
 from aeot.samplers.gmm import MixtureSampler
 from aeot.samplers.registry import register_sampler
@@ -25,7 +26,8 @@ class KMeansSampler(MixtureSampler):
     scikit-learn ``KMeans(n_clusters, n_init, random_state=seed)`` partitions the codes; cluster
     j gets weight ``n_j / n`` (samples are drawn in proportion to cluster size), the mean of its
     codes and their full (unbiased) covariance plus ``ridge`` times the mean variance of all codes
-    on the diagonal, so singleton and flat clusters still factorise.
+    on the diagonal, so singleton and flat clusters still factorise. ``qmc_sample``: draw from a
+    scrambled Sobol sequence instead of i.i.d. (as the mapping samplers' knob; docs/toy.md).
     """
 
     name: ClassVar[str] = "kmeans"
@@ -33,9 +35,12 @@ class KMeansSampler(MixtureSampler):
     n_clusters: int = 8
     n_init: int = 10
     ridge: float = 1e-6
+    qmc_sample: bool = False
     seed: int = 0
 
     def _validate(self) -> None:
+        if not isinstance(self.qmc_sample, bool):
+            raise ConfigError(f"qmc_sample must be True or False, got {self.qmc_sample!r}")
         positive("n_clusters", self.n_clusters, integer=True)
         positive("n_init", self.n_init, integer=True)
         positive("ridge", self.ridge)
