@@ -153,10 +153,9 @@ class _Source:
     """What an evaluation draws from: latents, a decoder, an encoder (or None), where it writes."""
 
     label: str
-    sample: Callable[[int, torch.Generator], torch.Tensor]  # (n, d) latents
     decoder: torch.nn.Module  # has .decode(z) -> images in [0, 1]
     encoder: torch.nn.Module | None  # has .encode(x) -> codes; None for GANs
-    sampler: Any  # for the prior interpolation strip (name, device_, sample)
+    sampler: Any  # draws the latents: name, device_, sample(n, generator=g) -> (n, d)
     out_dir: Path
     train_z: torch.Tensor | None
 
@@ -197,15 +196,15 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
 
     if generator not in GENERATORS:
         raise ConfigError(f"--generator must be one of {', '.join(GENERATORS)}, got {generator!r}")
-    if (run_dir / "baseline.json").is_file():
+    from aeot.train.baselines import is_baseline_run
+
+    if is_baseline_run(run_dir):
         if generator != "decoder":
             raise ConfigError(f"{run_dir} is a baseline run; it has no refined generator (drop --generator refined)")
         from aeot.train.baselines import load_baseline
 
         model = load_baseline(run_dir, device=device)
-        prior = _Prior(model)
-        return _Source(label=f"baseline {model.name!r}", sample=lambda n, g: prior.sample(n, generator=g),
-                       decoder=model, encoder=model if model.has_encoder else None, sampler=prior,
+        return _Source(label=f"baseline {model.name!r}", decoder=model, encoder=model if model.has_encoder else None, sampler=_Prior(model),
                        out_dir=run_dir, train_z=None)
     if not (run_dir / "sampler.safetensors").is_file():
         raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
@@ -224,8 +223,7 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
             sampler_path = out_dir / "sampler.safetensors"
     sampler = load_sampler(sampler_path, device=device)
     label = f"sampler {sampler.name!r}" + (" + AE-OT-GAN generator" if generator == "refined" else "")
-    return _Source(label=label, sample=lambda n, g: sampler.sample(n, generator=g), decoder=decoder,
-                   encoder=model, sampler=sampler, out_dir=out_dir, train_z=train_z)
+    return _Source(label=label, decoder=decoder, encoder=model, sampler=sampler, out_dir=out_dir, train_z=train_z)
 
 
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
@@ -287,7 +285,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
 
     _emit(progress, f"decoding {n} samples of {src.label}")
     g = torch.Generator(device=src.sampler.device_).manual_seed(seed)
-    z_gen = src.sample(n, g)  # (n, d)
+    z_gen = src.sampler.sample(n, generator=g)  # (n, d)
     with torch.no_grad():
         fake_x = torch.cat([src.decoder.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
     out_dir = src.out_dir
@@ -329,10 +327,9 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     latent: dict[str, Any] = {}
     figures = {"samples": "eval_samples.png"}
     if src.encoder is not None:
-        held_x = real_x[:LATENT_MAX_N]
-        with torch.no_grad():
-            held = torch.cat([src.encoder.encode(held_x[i : i + 256].to(device)).cpu()
-                              for i in range(0, held_x.shape[0], 256)])  # (m, d) held-out codes
+        from aeot.train.autoencoder import encode
+
+        held = encode(src.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
         latent["generated"] = latent_metrics(z_gen[:LATENT_MAX_N].cpu(), held, seed=seed)
         if src.train_z is not None:
             latent["training codes (floor)"] = latent_metrics(src.train_z, held, seed=seed)

@@ -237,7 +237,9 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -
         figures = figures[:2] + eval_figures + figures[2:]
     title = f"aeot run: {cfg.data.name}"
     note = f"Repeat this run with `aeot run --config {run_dir / 'config.json'} --out NEW_DIR`."
-    if (run_dir / "baseline.json").is_file():  # aeot baseline train: its own rows, no AE or sampler
+    from aeot.train.baselines import is_baseline_run
+
+    if is_baseline_run(run_dir):  # aeot baseline train: its own rows, no AE or sampler
         info = read_json(run_dir / "baseline.json", what="baseline record")
         b = info.get("baseline", {})
         rows = [{"metric": "baseline", "value": b.get("name")}, {"metric": "epochs", "value": b.get("epochs")},

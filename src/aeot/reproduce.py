@@ -150,6 +150,11 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(to_json(obj))
 
 
+def _first_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """The first key (sorted) whose value differs between two settings dicts."""
+    return next((k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)), "?")
+
+
 class Stages:
     """Runs named stages once: ``stages/<name>.json`` records settings, result and seconds."""
 
@@ -162,11 +167,11 @@ class Stages:
         settings = _jsonable(settings)
         if marker.is_file():
             saved = read_json(marker, what="stage record")
-            if saved.get("settings") != settings:
-                keys = sorted(set(saved.get("settings", {})) | set(settings))
-                diff = next((k for k in keys if saved.get("settings", {}).get(k) != settings.get(k)), "?")
+            old = saved.get("settings") or {}
+            if old != settings:
+                diff = _first_difference(old, settings)
                 raise ConfigError(f"{self.out} holds stage {name!r} made with other settings ({diff}: "
-                                  f"{saved.get('settings', {}).get(diff)!r} there, {settings.get(diff)!r} now); "
+                                  f"{old.get(diff)!r} there, {settings.get(diff)!r} now); "
                                   f"use another --out or delete {marker} to redo it")
             _emit(self.progress, f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
             return saved["result"]
@@ -202,11 +207,12 @@ def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) ->
 
 
 def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
-    """A run directory sharing ``ae_dir``'s autoencoder and codes, with ``run_cfg``'s sampler fitted."""
-    from aeot.pipeline import report_stage, sample_stage, write_config
+    """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
+    sampler fitted by :func:`aeot.pipeline.resample_run` (what ``aeot sample`` does)."""
+    from aeot.pipeline import resample_run
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    for name in AE_FILES if run_dir.resolve() != ae_dir.resolve() else ():
+    for name in ("config.json", *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
         if (ae_dir / name).exists():
             dst = run_dir / name
             dst.unlink(missing_ok=True)
@@ -214,11 +220,7 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
                 os.link(ae_dir / name, dst)
             except OSError:
                 shutil.copy2(ae_dir / name, dst)
-    saved = read_json(ae_dir / "config.json", what="run config")
-    write_config(run_dir, run_cfg, device=device,
-                 extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
-    res = sample_stage(run_cfg, run_dir, device=device, progress=progress)
-    report_stage(run_cfg, run_dir, dict(res))
+    res = resample_run(run_cfg, run_dir, device=device, progress=progress)
     return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"]}
 
 
@@ -242,11 +244,9 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
     latent = spec.get("latent_dim", cfg.mlp_latent if arch == "mlp" else cfg.conv_latent)
     run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
     bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed)
-    resume = run_dir.exists()
-    res = train_baseline(run_dir, bcfg, run_cfg, device=device, resume=resume, progress=progress)
+    train_baseline(run_dir, bcfg, run_cfg, device=device, resume=run_dir.exists(), progress=progress)
     info = read_json(run_dir / "baseline.json", what="baseline record")
-    return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"],
-            "train_seconds": info.get("train_seconds", res.get("train_seconds"))}
+    return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"], "train_seconds": info["train_seconds"]}
 
 
 def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
@@ -287,10 +287,11 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
     cfg.validate()
     out = Path(out)
     saved_cfg = out / "reproduce.json"
+    settings = _jsonable(asdict(cfg))
     if saved_cfg.is_file():
-        old = read_json(saved_cfg, what="reproduce config").get("config")
-        if old != _jsonable(asdict(cfg)):
-            diff = next((k for k in asdict(cfg) if (old or {}).get(k) != _jsonable(asdict(cfg))[k]), "?")
+        old = read_json(saved_cfg, what="reproduce config").get("config") or {}
+        if old != settings:
+            diff = _first_difference(old, settings)
             raise ConfigError(f"{out} holds a reproduction with other settings ({diff}); "
                               f"use another --out, or the same preset and options as before")
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import torch
 
 from aeot.errors import AeotError, ConfigError
 from aeot.nets.mapping import make_mapping_network, resolve_mapping_hidden
-from aeot.samplers.base import LatentSampler, positive
+from aeot.samplers.base import LatentSampler, flag, positive, sobol
 
 __all__ = ["IndexStream", "MappingSampler", "pair_cost"]
 
@@ -102,9 +102,8 @@ class MappingSampler(LatentSampler):
         positive("batch_size", self.batch_size, integer=True)
         if self.loss not in LOSSES:
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        for knob in ("standardize", "qmc_sample"):
-            if not isinstance(getattr(self, knob), bool):
-                raise ConfigError(f"{knob} must be True or False, got {getattr(self, knob)!r}")
+        flag("standardize", self.standardize)
+        flag("qmc_sample", self.qmc_sample)
 
     # -- building blocks ------------------------------------------------------------------
     def _hidden_for(self, dim: int) -> list[int]:
@@ -116,9 +115,7 @@ class MappingSampler(LatentSampler):
         """``n`` prior points (n, p): i.i.d., or with ``qmc`` one scrambled Sobol sequence."""
         shape, kw = (n, self.prior_dim_), {"generator": generator, "device": self.device_, "dtype": torch.float32}
         if qmc:
-            seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-            u = torch.quasirandom.SobolEngine(self.prior_dim_, scramble=True, seed=seed).draw(n)  # (n, p) in [0, 1)
-            u = u.to(self.device_, torch.float32)
+            u = sobol(n, self.prior_dim_, generator).to(self.device_)  # (n, p) in [0, 1)
             if self.prior == "uniform":
                 return u.mul_(2.0).sub_(1.0)
             return torch.special.ndtri(u.clamp_(1e-7, 1 - 1e-7))  # N(0, I) by the inverse CDF

@@ -130,6 +130,19 @@ class LatentSampler:
         return self
 
 
+def flag(name: str, value: Any) -> None:
+    """A bool hyperparameter (``True``/``False`` only), or :class:`ConfigError`."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+
+
+def sobol(n: int, dim: int, generator: torch.Generator, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``n`` points (n, dim) of one scrambled Sobol sequence in [0, 1)^dim (CPU), its scrambling
+    seeded by a draw from ``generator``: the ``qmc_sample`` draws of the samplers."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+    return torch.quasirandom.SobolEngine(dim, scramble=True, seed=seed).draw(n, dtype=dtype)
+
+
 def positive(name: str, value: Any, *, integer: bool = False) -> None:
     ok = isinstance(value, int) and not isinstance(value, bool) if integer else isinstance(value, (int, float))
     if not ok or not math.isfinite(value) or value <= 0:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import torch
 
 from aeot.errors import ConfigError
-from aeot.samplers.base import LatentSampler, positive
+from aeot.samplers.base import LatentSampler, positive, sobol
 from aeot.samplers.registry import register_sampler
 
 __all__ = ["GMMSampler", "MixtureSampler", "sample_mixture"]
@@ -29,9 +29,7 @@ def sample_mixture(
     k, d = means.shape
     cdf = torch.cumsum(weights, 0)  # (k,)
     if qmc:
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-        q = torch.quasirandom.SobolEngine(d + 1, scramble=True, seed=seed).draw(n, dtype=torch.float64)
-        q = q.to(means.device)  # (n, d + 1) in [0, 1)
+        q = sobol(n, d + 1, generator, dtype=torch.float64).to(means.device)  # (n, d + 1) in [0, 1)
         u = q[:, 0] * cdf[-1]  # (n,)
         eps = torch.special.ndtri(q[:, 1:].clamp(1e-12, 1 - 1e-12)).unsqueeze(-1)  # (n, d, 1)
     else:
@@ -49,6 +47,7 @@ class MixtureSampler(LatentSampler):
     """
 
     _extra: ClassVar[tuple[str, str]] = ("", "")
+    qmc_sample: bool = False  # a hyperparameter of the subclasses that offer it (kmeans)
 
     def _set(self, weights: torch.Tensor, means: torch.Tensor, covs: torch.Tensor) -> None:
         self.weights_ = weights  # (k,)
@@ -57,8 +56,7 @@ class MixtureSampler(LatentSampler):
         self.chols_ = torch.linalg.cholesky(covs)  # (k, d, d) lower
 
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        qmc = bool(getattr(self, "qmc_sample", False))
-        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator, qmc=qmc)
+        return sample_mixture(self.weights_, self.means_, self.chols_, n, generator, qmc=self.qmc_sample)
 
     def _fitted_state(self) -> dict[str, Any]:
         key, attr = self._extra

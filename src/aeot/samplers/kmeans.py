@@ -8,8 +8,7 @@ from typing import ClassVar
 
 import torch
 
-from aeot.errors import ConfigError
-from aeot.samplers.base import positive
+from aeot.samplers.base import flag, positive
 from aeot.samplers.gmm import MixtureSampler
 from aeot.samplers.registry import register_sampler
 
@@ -39,8 +38,7 @@ class KMeansSampler(MixtureSampler):
     seed: int = 0
 
     def _validate(self) -> None:
-        if not isinstance(self.qmc_sample, bool):
-            raise ConfigError(f"qmc_sample must be True or False, got {self.qmc_sample!r}")
+        flag("qmc_sample", self.qmc_sample)
         positive("n_clusters", self.n_clusters, integer=True)
         positive("n_init", self.n_init, integer=True)
         positive("ridge", self.ridge)
