@@ -169,11 +169,48 @@ def test_the_dense_fallback_after_too_few_rounds_is_exact(monkeypatch):
     monkeypatch.setattr(exact, "_N_NEIGHBOURS", 1)
     monkeypatch.setattr(exact, "_ENRICH_ROUNDS", 0)
     monkeypatch.setattr(exact, "_MAX_ROUNDS", 1)
+    monkeypatch.setattr(exact, "_STALL", math.inf)  # no network simplex hand-over
     dense = _Spy(monkeypatch, "_dense")
     x, y = _large("clustered", 1500, 3, seed=2)
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
     assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
     assert dense.calls == 1
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_stalled_rounds_hand_over_to_the_network_simplex_and_are_certified(cost, monkeypatch):
+    """A uniform square matched to two moons: the optimal matching moves points far from their
+    nearest neighbours, the pricing rounds stall, POT's network simplex seeds new rounds, and
+    those certify the optimum (no dense lapjv)."""
+    from sklearn.datasets import make_moons
+
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    seed = _Spy(monkeypatch, "_network_simplex_seed")
+    dense = _Spy(monkeypatch, "_dense", forbid=True)
+    n = 1500
+    x = np.random.default_rng(7).uniform(-1.0, 1.0, (n, 2))
+    y = make_moons(n, noise=0.05, random_state=7)[0]
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y), cost=cost), cost)
+    assert got == pytest.approx(_scipy_optimum(x, y, cost), rel=1e-9)
+    assert seed.calls == 1 and dense.calls == 0
+
+
+def test_without_stall_detection_the_same_instance_needs_the_dense_fallback(monkeypatch):
+    """The control for the test above: with the stall rule off, the rounds run out (that is the
+    slow path the network simplex replaces) and lapjv must finish; the result is exact too."""
+    from sklearn.datasets import make_moons
+
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    monkeypatch.setattr(exact, "_STALL", math.inf)
+    monkeypatch.setattr(exact, "_MAX_ROUNDS", 3)
+    seed = _Spy(monkeypatch, "_network_simplex_seed", forbid=True)
+    dense = _Spy(monkeypatch, "_dense")
+    n = 1500
+    x = np.random.default_rng(7).uniform(-1.0, 1.0, (n, 2))
+    y = make_moons(n, noise=0.05, random_state=7)[0]
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
+    assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
+    assert dense.calls == 1 and seed.calls == 0
 
 
 def _sparse_round(x, y):

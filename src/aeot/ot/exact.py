@@ -66,6 +66,7 @@ _N_ADD = 4  # violated entries added per row in a pricing round
 _ENRICH = 8  # near-tight edges per row added in the first pricing rounds
 _ENRICH_ROUNDS = 1
 _MAX_ROUNDS = 12  # pricing rounds before the dense fallback
+_STALL = 1.0  # more violated entries than this * n after the enrichment round: dense fallback
 _MAX_EDGES_PER_ROW = 64  # more candidate edges than this * n: dense fallback
 _MIN_DISTINCT = 0.4  # fewer distinct points than this * n on either side: dense solver
 _TOL = 1e-12  # violations below this times the cost scale count as rounding
@@ -262,8 +263,11 @@ def _certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
     Each round solves the LAP on the candidate edges (lap.lapmod on costs reduced by the previous
     round's duals), takes its exact duals (Bellman-Ford) and prices every entry of the full
     matrix; entries that violate dual feasibility join the candidates. No violation: the sparse
-    optimum is optimal for the full problem. After ``_MAX_ROUNDS`` rounds (or a failed round) the
-    dense solver gets the matrix reduced by the last duals.
+    optimum is optimal for the full problem. When the rounds stall (more than ``_STALL * n``
+    violations after the first enrichment: the nearest-neighbour candidates miss a matching that
+    moves points far, as from a uniform square to two moons), POT's network simplex solves the
+    dense problem and its near-tight edges seed new rounds, which certify its optimum. After
+    ``_MAX_ROUNDS`` rounds (or a failed round) lap.lapjv gets the matrix reduced by the last duals.
     """
     n = x.shape[0]
     # sqeuclidean: centring x and y separately changes c_ij by row and column constants only
@@ -287,6 +291,22 @@ def _certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
         # rounds converge slowly; the dense solver handles the ties directly
         return _dense(xp, yp, cost, u, v)
     keys = _candidates(x - x.mean(0), y - y.mean(0), scale)
+    pi, u, v, stalled = _pricing_rounds(xp, yp, cost, keys, u, v, stall=True)
+    if pi is None and stalled:
+        seeded = _network_simplex_seed(xp, yp, cost)
+        if seeded is not None:
+            pi, u2, v2, _ = _pricing_rounds(xp, yp, cost, *seeded, stall=False)
+            if pi is None:
+                u, v = u2, v2
+    return pi if pi is not None else _dense(xp, yp, cost, u, v)
+
+
+def _pricing_rounds(xp, yp, cost, keys, u, v, *, stall: bool):
+    """Rounds of sparse solve + pricing from the candidate ``keys`` and starting duals (u, v).
+
+    Returns ``(pi, u, v, stalled)``: ``pi`` the certified optimal permutation, or None (then u, v
+    are the last duals, and ``stalled`` says whether the rounds stopped for lack of progress)."""
+    n = xp.shape[0]
     for rnd in range(_MAX_ROUNDS):
         rows, cols = np.divmod(keys, n)
         vals = _pair_costs(xp, yp, rows, cols, cost)  # (E,)
@@ -296,11 +316,43 @@ def _certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
         pi, u, v, tol = solved
         new = _price(xp, yp, cost, keys, pi, u, v, tol, _ENRICH if rnd < _ENRICH_ROUNDS else 0)
         if new.size == 0:
-            return pi  # certified optimal
+            return pi, u, v, False  # certified optimal
+        if stall and rnd >= _ENRICH_ROUNDS and new.size > _STALL * n:
+            return None, u, v, True  # duals far from optimal: long-range matching
         keys = np.union1d(keys, new)
         if keys.size > _MAX_EDGES_PER_ROW * n:
             break
-    return _dense(xp, yp, cost, u, v)
+    return None, u, v, False
+
+
+def _network_simplex_seed(xp: np.ndarray, yp: np.ndarray, cost: str):
+    """Candidate keys and duals from POT's network simplex on the dense matrix: its permutation
+    plus each row's and column's ``_N_NEIGHBOURS`` smallest reduced costs under its duals; None
+    if it fails. Its duals are float64 sums along the spanning tree, off by more than our
+    certificate's tolerance on large n, so they seed certified rounds instead of certifying."""
+    import ot  # POT is a dependency of aeot
+
+    n = xp.shape[0]
+    c = _cost_matrix(xp, yp, cost)  # (n, n) float64 tensor
+    w = np.full(n, 1.0 / n)
+    g, log = ot.emd(w, w, c.numpy(), numItermax=max(100_000, 50 * n * n), log=True)
+    if log.get("warning") or log.get("result_code") != 1:
+        return None
+    perm = np.asarray(g.argmax(1), dtype=np.int64)  # (n,): a vertex of the Birkhoff polytope
+    del g
+    if not np.array_equal(np.sort(perm), np.arange(n)):
+        return None
+    u, v = np.asarray(log["u"], dtype=np.float64), np.asarray(log["v"], dtype=np.float64)
+    if not (np.isfinite(u).all() and np.isfinite(v).all()):
+        return None
+    c -= torch.from_numpy(u).unsqueeze(1)
+    c -= torch.from_numpy(v).unsqueeze(0)  # reduced costs, ~0 on the optimal matching
+    k = min(_N_NEIGHBOURS, n)
+    row_nb = torch.topk(c, k, dim=1, largest=False, sorted=False).indices.numpy()  # (n, k)
+    col_nb = torch.topk(c, k, dim=0, largest=False, sorted=False).indices.numpy()  # (k, n)
+    rows = np.concatenate([np.arange(n), np.repeat(np.arange(n), k), col_nb.reshape(-1)])
+    cols = np.concatenate([perm, row_nb.reshape(-1), np.tile(np.arange(n), k)])
+    return np.unique(rows * n + cols), u, v
 
 
 def _candidates(xs: np.ndarray, ys: np.ndarray, scale: float) -> np.ndarray:
@@ -469,18 +521,34 @@ def _price(xp, yp, cost, keys, pi, u, v, tol, enrich=0) -> np.ndarray:
     exact_r = _pair_costs(xp, yp, fi, fj, cost) - u[fi] - v[fj]
     bad = exact_r < -tol
     unchecked = np.setdiff1d(np.concatenate(full_rows), fi[bad])  # rows with no violation found yet
-    if unchecked.size:  # degenerate rows (many near-ties): check every entry exactly
-        cand = np.zeros(n, dtype=bool)
-        for i in unchecked:
-            cand[:] = True
-            cand[keys[first[i]:first[i + 1]] % n] = False
-            j = np.flatnonzero(cand)
-            ri = _pair_costs(xp, yp, np.full(j.size, i), j, cost) - u[i] - v[j]
-            fi, fj = np.r_[fi, np.full(j.size, i)], np.r_[fj, j]
-            bad = np.r_[bad, ri < -tol]
-    if not bad.any():
+    found = [fi[bad] * n + fj[bad]]
+    if unchecked.size:  # rows with many entries below the margin (near-ties, or the Euclidean
+        found.append(_exact_violations(xp, yp, cost, keys, first, unchecked, u, v, tol))  # sqrt bound)
+    found = np.concatenate(found)
+    if not found.size:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.r_[fi[bad] * n + fj[bad], np.concatenate(ei) * n + np.concatenate(ej)])
+    return np.unique(np.r_[found, np.concatenate(ei) * n + np.concatenate(ej)])
+
+
+def _exact_violations(xp, yp, cost, keys, first, rows, u, v, tol) -> np.ndarray:
+    """Keys of the entries of ``rows`` outside the candidates whose float64 reduced cost (from
+    the coordinate differences) is below -tol; the rows in chunks of ``_REFINE_CHUNK`` elements."""
+    n, d = xp.shape
+    out = [np.zeros(0, dtype=np.int64)]
+    step = max(1, _REFINE_CHUNK // (n * d))
+    for s in range(0, rows.size, step):
+        r_rows = rows[s:s + step]  # (b,)
+        diff = xp[r_rows, None, :] - yp[None, :, :]  # (b, n, d)
+        r = np.einsum("ijk,ijk->ij", diff, diff)  # (b, n)
+        if cost == "euclidean":
+            np.sqrt(r, out=r)
+        r -= u[r_rows, None]
+        r -= v[None, :]
+        for a, i in enumerate(r_rows):  # candidate edges are certified already
+            r[a, keys[first[i]:first[i + 1]] % n] = np.inf
+        a, j = np.nonzero(r < -tol)
+        out.append(r_rows[a] * n + j)
+    return np.concatenate(out)
 
 
 def _dense(xp: np.ndarray, yp: np.ndarray, cost: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
