@@ -141,3 +141,35 @@ def test_qmc_sample_stratifies_the_prior_and_leaves_training_alone(name, moons):
     g1, g2 = torch.Generator().manual_seed(0), torch.Generator().manual_seed(0)
     assert torch.equal(qmc.sample(64, generator=g1), qmc.sample(64, generator=g2))
     assert not torch.equal(qmc.sample(64), qmc.sample(64))
+
+
+@pytest.mark.parametrize("name", ["ottrans", "otgen"])
+def test_qmc_train_draws_every_training_prior_from_a_sobol_net(name, moons, monkeypatch):
+    """qmc_train: each OTgen step's prior batch (OTtrans: its matched prior set) is one scrambled
+    Sobol draw, stratified, so training differs from i.i.d.; the same seed still repeats it."""
+    import aeot.samplers._mapping as mapping
+
+    draws = []
+    real_sobol = mapping.sobol
+
+    def spy(n, dim, generator, **kw):
+        out = real_sobol(n, dim, generator, **kw)
+        draws.append(out.clone())  # _draw_prior maps it to [-1, 1) in place
+        return out
+
+    monkeypatch.setattr(mapping, "sobol", spy)
+    kw = {**TINY, "batch_size": 16}
+    plain = make_sampler(name, steps=5, seed=0, **kw).fit(moons[0])
+    assert draws == []  # the default trains on i.i.d. prior draws
+    qmc = make_sampler(name, steps=5, seed=0, qmc_train=True, **kw).fit(moons[0])
+    assert len(draws) == (5 if name == "otgen" else 1)
+    first = draws[0]  # (16, 2) for otgen, (400, 2) for ottrans: a net in every 1/4 x 1/4 cell
+    cells = (first * 4).floor().long().clamp(0, 3)
+    counts = torch.bincount(cells[:, 0] * 4 + cells[:, 1], minlength=16)
+    assert counts.tolist() == [1] * 16 if name == "otgen" else counts.min() >= 400 // 16 - 3
+    assert any(not torch.equal(a, b) for a, b in zip(plain.net_.parameters(), qmc.net_.parameters()))
+    again = make_sampler(name, steps=5, seed=0, qmc_train=True, **kw).fit(moons[0])
+    for a, b in zip(qmc.net_.parameters(), again.net_.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ConfigError, match="qmc_train"):
+        make_sampler(name, qmc_train="yes").fit(moons[0])

@@ -69,8 +69,10 @@ class MappingSampler(LatentSampler):
     ``loss`` "l2" (squared cost, the paper's) or "l1"; ``standardize`` (see the module doc);
     ``qmc_sample``: draw the prior of :meth:`sample` from a scrambled Sobol sequence (seeded by
     the generator) instead of i.i.d., so that every block of 2^k consecutive samples is spread
-    evenly over the prior (quasi-Monte Carlo; training is unchanged). The 2-D table of 004 §4
-    compares with real batches that are stratified the same way (``aeot toy``, docs/toy.md).
+    evenly over the prior (quasi-Monte Carlo). ``qmc_train``: the same for the prior points of
+    training (each OTgen step's batch is a fresh scrambled Sobol draw; OTtrans's matched prior
+    set is one). The 2-D table of 004 §4 compares with real batches that are stratified the same
+    way (``aeot toy``, docs/toy.md).
     """
 
     name: ClassVar[str] = "mapping"
@@ -83,6 +85,7 @@ class MappingSampler(LatentSampler):
     loss: str = "l2"
     standardize: bool = True
     qmc_sample: bool = False
+    qmc_train: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,6 +107,7 @@ class MappingSampler(LatentSampler):
             raise ConfigError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         flag("standardize", self.standardize)
         flag("qmc_sample", self.qmc_sample)
+        flag("qmc_train", self.qmc_train)
 
     # -- building blocks ------------------------------------------------------------------
     def _hidden_for(self, dim: int) -> list[int]:

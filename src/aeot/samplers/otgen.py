@@ -39,8 +39,9 @@ class OTGenSampler(MappingSampler):
 
     Each of ``steps`` Adam steps:
 
-    1. draw a fresh prior batch N (``batch_size`` points, U(-1, 1)^prior_dim by default) and a
-       fresh batch of codes Z (shuffled epochs over the fitted codes);
+    1. draw a fresh prior batch N (``batch_size`` points, U(-1, 1)^prior_dim by default; a
+       scrambled Sobol draw with ``qmc_train``) and a fresh batch of codes Z (shuffled epochs
+       over the fitted codes);
     2. predictions P = f_w(N) and the exact optimal bijection sigma: P -> Z
        (:func:`aeot.ot.assignment` on the detached predictions; squared cost for ``loss="l2"``,
        the paper's, Euclidean cost for ``loss="l1"``);
@@ -67,7 +68,7 @@ class OTGenSampler(MappingSampler):
 
         def step_loss() -> torch.Tensor:
             z = zs[stream.next()]  # (k, d)
-            p = self.net_(self._draw_prior(k, generator))  # (k, d)
+            p = self.net_(self._draw_prior(k, generator, qmc=self.qmc_train))  # (k, d)
             perm = assignment(p.detach(), z, cost=self.cost)  # p[i] -> z[perm[i]]
             loss = pair_cost(p, z[perm.to(z.device)], self.loss)
             if lam > 0:

@@ -21,7 +21,8 @@ __all__ = ["OTTransSampler"]
 class OTTransSampler(MappingSampler):
     """OTtrans (Zhang et al., "Optimal Transport Based Generative Autoencoders", §3.1, Algorithm 1).
 
-    1. Draw m prior points N (U(-1, 1)^d by default) and take m codes Z.
+    1. Draw m prior points N (U(-1, 1)^d by default; one scrambled Sobol draw with
+       ``qmc_train``) and take m codes Z.
     2. Compute the exact optimal bijection sigma: N -> Z for the squared cost, once
        (:func:`aeot.ot.assignment`).
     3. Train f_w with Adam on minibatches of the pairs (n_i, sigma(n_i)) (shuffled epochs), loss
@@ -59,7 +60,7 @@ class OTTransSampler(MappingSampler):
             idx = torch.randperm(n, generator=generator, device=zs.device)[:m]  # (m,)
         else:
             idx = torch.arange(n, device=zs.device)  # (m,)
-        prior = self._draw_prior(m, generator)  # (m, d)
+        prior = self._draw_prior(m, generator, qmc=self.qmc_train)  # (m, d)
         perm = assignment(prior, zs[idx], cost=self.cost)  # prior[i] -> zs[idx[perm[i]]]
         self.pairs_prior_ = prior
         self.pairs_code_index_ = idx[perm.to(idx.device)]  # (m,)
