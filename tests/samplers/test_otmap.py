@@ -173,3 +173,26 @@ def test_qmc_train_draws_every_training_prior_from_a_sobol_net(name, moons, monk
         assert torch.equal(a, b)
     with pytest.raises(ConfigError, match="qmc_train"):
         make_sampler(name, qmc_train="yes").fit(moons[0])
+
+
+@pytest.mark.parametrize("name", ["ottrans", "otgen"])
+def test_cosine_lr_schedule_decays_to_zero_and_bad_values_are_refused(name, moons, monkeypatch):
+    """lr_schedule="cosine": the learning rate follows the cosine from lr to 0 over the steps
+    (the last step is taken at a rate near 0); "constant" (the paper's) keeps lr throughout."""
+    rates = []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **kw):
+        rates.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **kw)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    make_sampler(name, steps=20, seed=0, lr_schedule="cosine", **TINY).fit(moons[0])
+    lr = TINY["lr"]
+    expected = [lr * (1 + math.cos(math.pi * k / 20)) / 2 for k in range(20)]
+    assert rates == pytest.approx(expected, rel=1e-6)
+    rates.clear()
+    make_sampler(name, steps=5, seed=0, **TINY).fit(moons[0])
+    assert rates == [lr] * 5
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        make_sampler(name, lr_schedule="linear").fit(moons[0])

@@ -31,6 +31,7 @@ __all__ = ["IndexStream", "MappingSampler", "pair_cost"]
 
 PRIORS = ("uniform", "gaussian")
 LOSSES = {"l2": "sqeuclidean", "l1": "euclidean"}  # loss -> cost of the exact matching
+LR_SCHEDULES = ("constant", "cosine")
 EMIT_EVERY = 50
 SAMPLE_CHUNK = 65536
 
@@ -66,6 +67,7 @@ class MappingSampler(LatentSampler):
     preset of :data:`aeot.nets.mapping.MAPPING_PRESETS` ("2d": 4 x 512, "image": 6 x 512, the
     "seven layers" of §5.1), ``"auto"`` ("2d" for 2-D codes, else "image") or a sequence of
     widths; ``steps`` 10000 Adam steps at ``lr`` 3e-4 on minibatches of ``batch_size`` 128;
+    ``lr_schedule`` "constant" (the paper's) or "cosine" (lr decays to 0 over the steps);
     ``loss`` "l2" (squared cost, the paper's) or "l1"; ``standardize`` (see the module doc);
     ``qmc_sample``: draw the prior of :meth:`sample` from a scrambled Sobol sequence (seeded by
     the generator) instead of i.i.d., so that every block of 2^k consecutive samples is spread
@@ -86,6 +88,7 @@ class MappingSampler(LatentSampler):
     standardize: bool = True
     qmc_sample: bool = False
     qmc_train: bool = False
+    lr_schedule: str = "constant"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -108,6 +111,8 @@ class MappingSampler(LatentSampler):
         flag("standardize", self.standardize)
         flag("qmc_sample", self.qmc_sample)
         flag("qmc_train", self.qmc_train)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
 
     # -- building blocks ------------------------------------------------------------------
     def _hidden_for(self, dim: int) -> list[int]:
@@ -158,6 +163,8 @@ class MappingSampler(LatentSampler):
 
     def _train(self, step_loss: Callable[[], torch.Tensor]) -> None:
         opt = torch.optim.Adam(self.net_.parameters(), lr=self.lr)
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.steps)
+                 if self.lr_schedule == "cosine" else None)
         history: list[float] = []
         running, count = torch.zeros((), device=self.device_), 0
         for step in range(1, self.steps + 1):
@@ -165,6 +172,8 @@ class MappingSampler(LatentSampler):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             running += loss.detach()
             count += 1
             if step % EMIT_EVERY == 0 or step == self.steps:
