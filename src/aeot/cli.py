@@ -198,8 +198,10 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=d.steps, help=f"OTgen/OTtrans training steps (default {d.steps})")
     p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="seeds (default 0 1 2)")
     p.add_argument("--datasets", nargs="+", default=d.datasets, help="moons and/or circles")
+    from aeot.toy import DATA_ROWS, METHODS
+
     p.add_argument("--methods", nargs="+", default=None,
-                   help="rows, e.g. OTgen OTtrans 'Cluster (k=8)' 'Cluster (k=16)' AE-OT Data (default: all available)")
+                   help="rows (default: all available): " + ", ".join(repr(m) for m in [*METHODS, *DATA_ROWS]))
     p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")
     p.add_argument("--sdot-n-train", dest="sdot_n_train", type=int, default=d.sdot_n_train,
                    help=f"points the AE-OT row's semi-discrete map is fitted on (default {d.sdot_n_train})")
