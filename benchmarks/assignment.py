@@ -119,6 +119,9 @@ def make_points(kind: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.nd
     if kind == "uniform-moons":  # the OTtrans matching: uniform prior -> data on two curves
         from sklearn.datasets import make_moons
 
+        if d < 2:
+            raise ValueError(f"uniform-moons needs d >= 2 (the moons are 2-D); got d={d}")
+
         y = np.zeros((n, d))
         y[:, :2] = make_moons(n, noise=0.05, random_state=int(rng.integers(2**31)))[0]
         y[:, 2:] = 0.05 * rng.standard_normal((n, d - 2))

@@ -190,7 +190,7 @@ def _add_fid_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_toy_options(p: argparse.ArgumentParser) -> None:
-    from aeot.toy import ToyConfig
+    from aeot.toy import DATA_ROWS, METHODS, ToyConfig
 
     d = ToyConfig()
     p.add_argument("--out", type=Path, default=Path("runs/toy"), help="output directory (default runs/toy)")
@@ -198,8 +198,6 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=d.steps, help=f"OTgen/OTtrans training steps (default {d.steps})")
     p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="seeds (default 0 1 2)")
     p.add_argument("--datasets", nargs="+", default=d.datasets, help="moons and/or circles")
-    from aeot.toy import DATA_ROWS, METHODS
-
     p.add_argument("--methods", nargs="+", default=None,
                    help="rows (default: all available): " + ", ".join(repr(m) for m in [*METHODS, *DATA_ROWS]))
     p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")

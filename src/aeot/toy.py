@@ -29,19 +29,16 @@ PAPER_TABLE: dict[str, dict[str, float]] = {
     "Cluster (k=16)": {"moons": 0.084, "circles": 0.090},
     "Data": {"moons": 0.070, "circles": 0.071},
 }
-# The same networks sampled through a scrambled Sobol prior (``qmc_sample``): their batches are
-# stratified like the real ones; the paper's OTgen / OTtrans values stand beside them too.
-PAPER_TABLE["OTgen (Sobol prior)"] = PAPER_TABLE["OTgen"]
-PAPER_TABLE["OTtrans (Sobol prior)"] = PAPER_TABLE["OTtrans"]
-PAPER_TABLE["Cluster (k=8, Sobol)"] = PAPER_TABLE["Cluster (k=8)"]
-PAPER_TABLE["Cluster (k=16, Sobol)"] = PAPER_TABLE["Cluster (k=16)"]
-# L1 feedback (004 §4.2: "in this case, distance is L1 distance") with stratified prior batches
-# in training and sampling: the configuration closest to the paper's 2-D protocol that we found
-PAPER_TABLE["OTgen (L1, Sobol)"] = PAPER_TABLE["OTgen"]
-PAPER_TABLE["OTtrans (L1, Sobol)"] = PAPER_TABLE["OTtrans"]
-# ... and the learning rate decayed to 0 by a cosine over the 10K steps (not in the paper)
-PAPER_TABLE["OTgen (L1, Sobol, cosine lr)"] = PAPER_TABLE["OTgen"]
-PAPER_TABLE["OTtrans (Sobol, cosine lr)"] = PAPER_TABLE["OTtrans"]
+# Our variant rows, each quoted beside the paper's row it varies: the same networks sampled
+# through a scrambled Sobol prior (``qmc_sample``: batches stratified like the real ones); L1
+# feedback (004 §4.2: "in this case, distance is L1 distance") with Sobol priors in training and
+# sampling; and the learning rate decayed to 0 by a cosine over the 10K steps (not in the paper).
+VARIANT_OF = {
+    "OTgen (Sobol prior)": "OTgen", "OTtrans (Sobol prior)": "OTtrans",
+    "Cluster (k=8, Sobol)": "Cluster (k=8)", "Cluster (k=16, Sobol)": "Cluster (k=16)",
+    "OTgen (L1, Sobol)": "OTgen", "OTtrans (L1, Sobol)": "OTtrans",
+    "OTgen (L1, Sobol, cosine lr)": "OTgen", "OTtrans (Sobol, cosine lr)": "OTtrans",
+}
 DATA_ROWS = ("Data (i.i.d.)", "Data")
 
 # Row label -> (sampler name, parameters); ``steps`` is filled in for the mapping networks.
@@ -107,6 +104,11 @@ class ToyConfig:
 
     def data_params(self, dataset: str) -> dict[str, float]:
         return {k: getattr(self, k) for k in DATASET_PARAMS[dataset]}
+
+
+def paper_value(method: str, dataset: str) -> float | None:
+    """The paper's number for a row (a variant row: its paper row's), or None."""
+    return PAPER_TABLE.get(VARIANT_OF.get(method, method), {}).get(dataset)
 
 
 def available_methods() -> list[str]:
@@ -184,7 +186,7 @@ def summarise(cells: list[dict[str, Any]], cfg: ToyConfig) -> dict[str, dict[str
             out.setdefault(method, {})[dataset] = {
                 "mean": float(t.mean()), "std": float(t.std(unbiased=True)) if len(vals) > 1 else 0.0,
                 "n_seeds": len(vals), "fit_seconds_mean": sum(secs) / len(secs),
-                "paper": PAPER_TABLE.get(method, {}).get(dataset)}
+                "paper": paper_value(method, dataset)}
     return out
 
 
@@ -200,7 +202,7 @@ def table_markdown(summary: dict[str, Any], cfg: ToyConfig) -> str:
         for d in cfg.datasets:
             s = per.get(d)
             row.append("-" if s is None else f"{s['mean']:.3f} ± {s['std']:.3f}")
-            paper = PAPER_TABLE.get(method, {}).get(d)
+            paper = paper_value(method, d)
             row.append("-" if paper is None else f"{paper:.3f}")
         secs = [per[d]["fit_seconds_mean"] for d in cfg.datasets if d in per]
         row.append(f"{sum(secs) / len(secs):.1f}")

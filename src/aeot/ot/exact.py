@@ -303,9 +303,7 @@ def _certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
     if pi is None and stalled:
         seeded = _network_simplex_seed(xp, yp, cost)
         if seeded is not None:
-            pi, u2, v2, _ = _pricing_rounds(xp, yp, cost, *seeded, stall=False)
-            if pi is None:
-                u, v = u2, v2
+            pi, u, v, _ = _pricing_rounds(xp, yp, cost, *seeded, stall=False)
     return pi if pi is not None else _dense(xp, yp, cost, u, v)
 
 
