@@ -20,12 +20,16 @@ from aeot.ot import assignment, ot_divergence
 COSTS = ["sqeuclidean", "euclidean"]
 
 
-@pytest.fixture(params=["direct", "sparse", "dense"])
+@pytest.fixture(params=["direct", "direct-matmul", "sparse", "dense"])
 def path(request, monkeypatch):
-    """Run a test on every code path: exact small matrix + plain JV; the large-n path (sparse
-    candidate solve certified by pricing); and its fallback (JV on the matrix-product costs
-    reduced by the duals of one pricing round)."""
-    if request.param != "direct":
+    """Run a test on every code path: the small-n dense solve (scipy on the reduced matrix) with
+    every cost from the differences, and with the matrix-product costs (whose near entries are
+    recomputed from the differences); the large-n path (sparse candidate solve certified by
+    pricing); and its fallback (JV on the matrix-product costs reduced by the duals of one
+    pricing round)."""
+    if request.param == "direct-matmul":
+        monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
+    elif request.param != "direct":
         monkeypatch.setattr(exact, "_SPARSE_MIN_N", 2)
         monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
         monkeypatch.setattr(exact, "_N_NEIGHBOURS", 4)
