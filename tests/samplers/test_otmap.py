@@ -196,3 +196,41 @@ def test_cosine_lr_schedule_decays_to_zero_and_bad_values_are_refused(name, moon
     assert rates == [lr] * 5
     with pytest.raises(ConfigError, match="lr_schedule"):
         make_sampler(name, lr_schedule="linear").fit(moons[0])
+
+
+@pytest.mark.parametrize("name", ["ottrans", "otgen"])
+def test_ema_samples_with_the_moving_average_of_the_trained_weights(name, moons, monkeypatch):
+    """ema=beta: training is unchanged, and the fitted network holds the exponential moving
+    average a_s = beta * a_(s-1) + (1 - beta) * w_s of the weights after each step (a_0 the
+    initial weights); its state round-trips; ema=0 (the paper's) keeps the last weights."""
+    trajectory, initial = [], []
+    real_step = torch.optim.Adam.step
+
+    def spy(self, *a, **kw):
+        if not initial:
+            initial.extend(p.detach().clone() for g in self.param_groups for p in g["params"])
+        out = real_step(self, *a, **kw)
+        trajectory.append([p.detach().clone() for g in self.param_groups for p in g["params"]])
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    plain = make_sampler(name, steps=12, seed=0, **TINY).fit(moons[0])
+    last = trajectory[-1]
+    trajectory.clear()
+    initial.clear()
+    beta = 0.7
+    averaged = make_sampler(name, steps=12, seed=0, ema=beta, **TINY).fit(moons[0])
+    expected = initial
+    for weights in trajectory:
+        expected = [beta * a + (1 - beta) * w for a, w in zip(expected, weights)]
+    got = list(averaged.net_.parameters())
+    assert all(torch.allclose(g, e, atol=1e-6) for g, e in zip(got, expected))
+    assert not all(torch.allclose(g, w, atol=1e-4) for g, w in zip(got, last))
+    assert all(torch.equal(p, w) for p, w in zip(plain.net_.parameters(), last))
+    again = make_sampler(name, steps=12, seed=0, ema=beta, **TINY)
+    again.load_state_dict(averaged.state_dict())
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(again.sample(16, generator=g1), averaged.sample(16, generator=g2))
+    for bad in (1.0, -0.1, "0.9", True):
+        with pytest.raises(ConfigError, match="ema"):
+            make_sampler(name, ema=bad).fit(moons[0])

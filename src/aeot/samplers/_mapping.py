@@ -68,7 +68,10 @@ class MappingSampler(LatentSampler):
     "seven layers" of §5.1), ``"auto"`` ("2d" for 2-D codes, else "image") or a sequence of
     widths; ``steps`` 10000 Adam steps at ``lr`` 3e-4 on minibatches of ``batch_size`` 128;
     ``lr_schedule`` "constant" (the paper's) or "cosine" (lr decays to 0 over the steps);
-    ``loss`` "l2" (squared cost, the paper's) or "l1"; ``standardize`` (see the module doc);
+    ``loss`` "l2" (squared cost, the paper's) or "l1"; ``ema`` in [0, 1): 0 (the paper's) samples
+    with the last weights, otherwise with their exponential moving average over the steps (decay
+    ``ema`` per step, e.g. 0.999: Polyak averaging, which smooths the minibatch noise of the last
+    steps); ``standardize`` (see the module doc);
     ``qmc_sample``: draw the prior of :meth:`sample` from a scrambled Sobol sequence (seeded by
     the generator) instead of i.i.d., so that every block of 2^k consecutive samples is spread
     evenly over the prior (quasi-Monte Carlo). ``qmc_train``: the same for the prior points of
@@ -89,6 +92,7 @@ class MappingSampler(LatentSampler):
     qmc_sample: bool = False
     qmc_train: bool = False
     lr_schedule: str = "constant"
+    ema: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +117,8 @@ class MappingSampler(LatentSampler):
         flag("qmc_train", self.qmc_train)
         if self.lr_schedule not in LR_SCHEDULES:
             raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be a decay in [0, 1) (0: no averaging, e.g. 0.999), got {self.ema!r}")
 
     # -- building blocks ------------------------------------------------------------------
     def _hidden_for(self, dim: int) -> list[int]:
@@ -167,6 +173,8 @@ class MappingSampler(LatentSampler):
                  if self.lr_schedule == "cosine" else None)
         history: list[float] = []
         running, count = torch.zeros((), device=self.device_), 0
+        params = list(self.net_.parameters())
+        avg = [p.detach().clone() for p in params] if self.ema > 0 else None
         for step in range(1, self.steps + 1):
             loss = step_loss()
             opt.zero_grad(set_to_none=True)
@@ -174,6 +182,9 @@ class MappingSampler(LatentSampler):
             opt.step()
             if sched is not None:
                 sched.step()
+            if avg is not None:  # starts at the initial weights, whose share after s steps is ema**s
+                with torch.no_grad():
+                    torch._foreach_lerp_(avg, [p.detach() for p in params], 1.0 - self.ema)
             running += loss.detach()
             count += 1
             if step % EMIT_EVERY == 0 or step == self.steps:
@@ -186,6 +197,10 @@ class MappingSampler(LatentSampler):
                 running.zero_()
                 count = 0
         self.loss_history_ = torch.tensor(history, dtype=torch.float64)  # (ceil(steps / 50),)
+        if avg is not None:  # sample with the averaged weights (the state saves them)
+            with torch.no_grad():
+                for p, a in zip(params, avg):
+                    p.copy_(a)
         self.net_.requires_grad_(False)
 
     # -- sample ------------------------------------------------------------------------
