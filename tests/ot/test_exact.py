@@ -268,6 +268,26 @@ def test_pricing_certifies_optimal_duals_and_catches_a_tiny_violation(monkeypatc
     assert exact._price(xs, ys, "sqeuclidean", keys, pi, u, v - 1e-3, tol).size == 0  # lower v: feasible
 
 
+def test_matrix_product_costs_are_exact_on_near_pairs_and_tight_elsewhere(monkeypatch):
+    """The matrix-product cost matrix (far from the origin, where cancellation is worst) gives
+    duplicates exactly 0, recomputes near pairs from the differences, and keeps every other entry
+    within the documented relative bound 2 (d + 4) eps / _NEAR."""
+    monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
+    rng = np.random.default_rng(5)
+    d = 16
+    y = 1e3 + rng.standard_normal((60, d))
+    x = np.vstack([y[:20], y[20:40] + 1e-7 * rng.standard_normal((20, d)), 1e3 + rng.standard_normal((20, d))])
+    truth = _cost(x, y, "sqeuclidean")
+    c = exact._cost_matrix(x, y, "sqeuclidean").numpy()
+    assert np.all(c[np.arange(20), np.arange(20)] == 0.0)
+    near = truth < 1e-6
+    assert near.sum() >= 40 and np.array_equal(c[near], truth[near])
+    bound = 2 * (d + 4) * np.finfo(float).eps / exact._NEAR
+    assert np.all(np.abs(c - truth) <= bound * truth)
+    e = exact._cost_matrix(x, y, "euclidean").numpy()
+    assert np.array_equal(e[near], np.sqrt(truth[near]))
+
+
 @pytest.mark.parametrize("cost", COSTS)
 def test_1d_squared_matching_is_sorting(path, cost, rng):
     x = torch.randn(50, 1, generator=rng, dtype=torch.float64)

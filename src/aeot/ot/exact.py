@@ -75,7 +75,9 @@ COSTS = ("sqeuclidean", "euclidean")
 _SPARSE_MIN_N = 1200  # from this n on: sparse solve certified by pricing (dense below: at
 # n = 1024 the dense solve was faster on 3 of 4 benchmark data sets, at n = 1280 slower on 3 of 4)
 _EXACT_MAX_ELEMENTS = 1 << 14  # up to this n*m*d every cost comes from the differences
-_N_NEIGHBOURS = 8  # candidate edges per row and per column; also entries refined per dense row
+_N_NEIGHBOURS = 8  # candidate edges per row and per column
+_NUMPY_MAX_ELEMENTS = 1 << 18  # cost matrices up to this n*m by numpy (torch's threads above)
+_NEAR = 1e-4  # matrix-product costs below this times the squared-norm scale are recomputed
 _N_AXES = 2  # principal axes whose sorted matchings join the candidate edges
 _N_ADD = 4  # violated entries added per row in a pricing round
 _ENRICH = 8  # near-tight edges per row added in the first pricing rounds
@@ -238,8 +240,9 @@ def _cost_matrix(x: np.ndarray, y: np.ndarray, cost: str) -> torch.Tensor:
 
     Small problems (``n * m * d <= _EXACT_MAX_ELEMENTS``): every entry from the coordinate
     differences. Larger ones: one matrix product on centred points (O(n m d) flops in BLAS), then
-    each row's k smallest entries (where cancellation could matter) recomputed from the
-    differences, so that duplicate points cost exactly 0.
+    every entry below ``_NEAR (|x_i|^2 + max_j |y_j|^2)`` (near pairs, where cancellation could
+    matter) recomputed from the differences, so that duplicate points cost exactly 0 and every
+    other entry is within a relative 2 (d + 4) eps / _NEAR (3e-10 at d = 64) of its exact value.
     """
     n, m, d = x.shape[0], y.shape[0], x.shape[1]
     if n * m * d <= _EXACT_MAX_ELEMENTS:
@@ -259,14 +262,20 @@ def _cost_matrix(x: np.ndarray, y: np.ndarray, cost: str) -> torch.Tensor:
             raise ValueError(
                 f"coordinates are too large for a float64 squared distance (largest squared norm "
                 f"{max(xn.max(), yn.max()):.3g}); rescale the points")
-    c = torch.addmm(torch.from_numpy(yn).unsqueeze(0), torch.from_numpy(xc),
-                    torch.from_numpy(yc).T, alpha=-2.0)  # (n, m) = |y|^2 - 2 x.y
-    c += torch.from_numpy(xn).unsqueeze(1)
-    c.clamp_(min=0.0)
-    k = min(_N_NEIGHBOURS, m)
-    nb = torch.topk(c, k, dim=1, largest=False, sorted=False).indices.numpy()  # (n, k)
-    rows = np.repeat(np.arange(n), k)
-    c.numpy()[rows, nb.reshape(-1)] = _pair_costs(x, y, rows, nb.reshape(-1), "sqeuclidean")
+    if n * m <= _NUMPY_MAX_ELEMENTS:  # numpy: no wake-up of torch's thread pool for tiny work
+        cn = xc @ (-2.0 * yc.T)  # (n, m)
+        cn += yn[None, :]
+        cn += xn[:, None]
+        c = torch.from_numpy(np.maximum(cn, 0.0, out=cn))
+    else:
+        c = torch.addmm(torch.from_numpy(yn).unsqueeze(0), torch.from_numpy(xc),
+                        torch.from_numpy(yc).T, alpha=-2.0)  # (n, m) = |y|^2 - 2 x.y
+        c += torch.from_numpy(xn).unsqueeze(1)
+        c.clamp_(min=0.0)
+    # |error| of an entry <= 2 (d + 4) eps (|x_i|^2 + |y_j|^2): entries below _NEAR times that
+    # scale (near pairs, duplicates), where it could matter, are recomputed from the differences
+    rows, cols = np.nonzero(c.numpy() < (_NEAR * (xn + yn.max()))[:, None])  # >= _NEAR (|x_i|^2 + |y_j|^2)
+    c.numpy()[rows, cols] = _pair_costs(x, y, rows, cols, "sqeuclidean")
     if cost == "euclidean":
         c.sqrt_()
     return c
