@@ -77,3 +77,23 @@ def test_cli_toy_writes_table_and_rejects_bad_values(tmp_path, capsys):
     assert main(args) == 2
     assert "--resume" in capsys.readouterr().err
     assert main([*args[:-6], "--n-batches", "0"]) == 2
+
+
+def test_toy_probe_scores_one_cell_like_the_table(capsys):
+    """benchmarks/toy_probe.py: one fit, scored for i.i.d. and Sobol prior draws by the table's
+    protocol; a sampler without qmc_sample gets the i.i.d. score only."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "toy_probe.py"
+    spec = importlib.util.spec_from_file_location("toy_probe", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["moons", "ottrans", '{"hidden": [32, 32], "n_pairs": 256}', "--steps", "5", "--seed", "1"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["seed"] == 1 and out["steps"] == 5 and out["params"] == {"hidden": [32, 32], "n_pairs": 256}
+    assert 0 < out["iid"] < 5 and 0 < out["sobol"] < 5
+    mod.main(["circles", "gaussian"])
+    out = json.loads(capsys.readouterr().out)
+    assert 0 < out["iid"] < 5 and "sobol" not in out

@@ -399,3 +399,23 @@ def test_missing_solver_package_fails_the_import_with_the_install_command(monkey
     module = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"pip install 'lap"):
         spec.loader.exec_module(module)
+
+
+def test_benchmark_script_checks_every_solver_and_reports_ratios(tmp_path):
+    """benchmarks/assignment.py on tiny cases: exit 0 (every exact solver's optimal cost agrees),
+    millisecond cases get more repeats, and the JSON and Markdown carry the ratios."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "assignment.py"
+    out = subprocess.run([sys.executable, str(script), "--sizes", "16", "40", "--dims", "3", "--data", "gaussian",
+                          "shifted", "--json", str(tmp_path / "a.json"), "--markdown", str(tmp_path / "a.md")],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert not report["failures"] and len(report["results"]) == 4
+    for row in report["results"]:
+        assert row["repeats"] > report["repeats"]  # sub-millisecond: about 1 s of repeats
+        assert row["speedup_vs_pot"] > 0 and row["fastest_other"] != "aeot assignment (incl. cost matrix)"
+    assert "| gaussian | 40 | 3 |" in (tmp_path / "a.md").read_text()

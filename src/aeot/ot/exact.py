@@ -1,10 +1,11 @@
 """Exact optimal bijection between equal-size point sets, and the OT divergence.
 
 The linear assignment problem (LAP) ``min_perm sum_i c(x_i, y_perm[i])`` is solved exactly by
-the Jonker-Volgenant shortest augmenting path algorithm (R. Jonker and A. Volgenant, "A shortest
-augmenting path algorithm for dense and sparse linear assignment problems", Computing 38, 1987),
-as implemented by the ``lap`` package (``lap.lapjv`` dense, ``lap.lapmod`` sparse, float64). It
-replaces the network simplex of POT's ``ot.emd`` that the AE-OTtrans / AE-OTgen authors used
+shortest augmenting paths: scipy's ``linear_sum_assignment`` on the dense matrix for small n,
+and for large n the sparse Jonker-Volgenant algorithm (R. Jonker and A. Volgenant, "A shortest
+augmenting path algorithm for dense and sparse linear assignment problems", Computing 38, 1987)
+of the ``lap`` package (``lap.lapmod``; ``lap.lapjv`` for its dense fallback), all in float64.
+It replaces the network simplex of POT's ``ot.emd`` that the AE-OTtrans / AE-OTgen authors used
 (paper 004 §3.3) and gives the same optimal cost.
 
 Small n (``n < _SPARSE_MIN_N``, 1200): scipy's ``linear_sum_assignment`` (the shortest augmenting
@@ -41,17 +42,19 @@ sets as easy as centred ones. Memory is O(n (d + k)) plus float32 chunks of 2^20
 dense fallback alone needs an n x n float64 matrix).
 
 Speed (docs/benchmarks/assignment.md, ``python benchmarks/assignment.py``, 2-core machine):
-at n = 4096, Gaussian points 0.31 s (d = 8) and 0.48 s (d = 64), 13.1x and 10.8x faster than
-POT's ``ot.emd`` and 3.5-4.8x faster than the fastest other exact solver (lap / fastlap
-lapjv); 10 Gaussian clusters 1.1-1.2 s, 1.8-1.9x faster than ``ot.emd`` (which is fast on
-clustered data) and 1.7-1.9x faster than any other solver. At n <= 1024 the others are faster
-(0.3-0.85x: our validation and cost matrix dominate at n = 128; on clustered points at
-n = 1024 POT and scipy beat the sparse solve). The time goes to ``lap.lapmod`` and to the full
-float32 passes over the n x n entries: two for the candidates and one per pricing round (2-3
-rounds on Gaussian data, ~6 on clustered data). Uniform square -> two moons
+at n = 4096, Gaussian points 0.21 s (d = 8) and 0.31 s (d = 64), 16.6x and 14.8x faster than
+POT's ``ot.emd`` and 4.3-5.0x faster than the fastest other exact solver (``lap.lapjv``);
+10 Gaussian clusters 0.7-0.8 s, 2.5-3.0x faster than ``ot.emd`` (which is fast on clustered
+data) and 2.5-2.6x faster than any other solver. At n = 1024 (dense path) 1.0-1.2x the fastest
+other solver in 3 of the 4 (data, d) cells, 0.53x on Gaussian d = 8 where ``lap.lapjv`` is fast; at
+n = 128 0.54-0.78x (the others get the cost matrix for free there; aeot's own, with the input
+checks, is a third of its 0.3-0.5 ms). On the sparse path the time goes to ``lap.lapmod`` (its
+first solve from zero duals on clustered data: a quarter of the total) and to the full float32
+passes over the n x n entries: two for the candidates and one per pricing round (2-3 rounds on
+Gaussian data, ~6 on clustered data). Uniform square -> two moons
 (docs/benchmarks/assignment-uniform-moons.md): at n = 4096 0.7-0.9x POT's time (the network
-simplex plus the certificate), 8-12x faster than scipy and lap; before the hand-over, the
-same 2-D instance at n = 5000 took 125 s.
+simplex plus the certificate), 6-12x faster than scipy; at n = 1024 0.4-0.85x POT's time. Before
+the hand-over, the same 2-D instance at n = 5000 took 125 s.
 """
 
 from __future__ import annotations

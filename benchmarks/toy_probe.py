@@ -1,0 +1,64 @@
+"""One cell of the 2-D table (aeot toy) for any sampler parameters: a probe.
+
+    python benchmarks/toy_probe.py DATASET SAMPLER ['JSON params'] [--seed 0] [--steps 10000]
+
+Fits ``make_sampler(SAMPLER, seed=..., steps=..., **params)`` (``steps`` only for the mapping
+networks) on the training points of ``aeot toy``'s DATASET (moons or circles, the table's noise
+and factor) for one seed, and scores it by the table's protocol against the same real batches:
+the mean OT divergence between consecutive generated and real batches of 128. It prints one JSON
+line with the score for i.i.d. prior draws (``qmc_sample=False``) and for Sobol draws
+(``qmc_sample=True``) of the same fitted sampler, and the fit time. docs/toy.md quotes the probes
+it ran this way (the rows of the table itself come from ``aeot toy``).
+
+Example (the OTtrans probes on circles in docs/toy.md):
+
+    python benchmarks/toy_probe.py circles ottrans \
+        '{"qmc_train": true, "lr_schedule": "cosine", "n_pairs": 10000, "lr": 0.001}' --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from aeot.data import load_dataset
+from aeot.samplers import make_sampler
+from aeot.toy import STEPPED, ToyConfig, batched_divergence, real_batches
+
+
+def probe(dataset: str, sampler: str, params: dict, seed: int, steps: int) -> dict:
+    cfg = ToyConfig()
+    train = load_dataset(dataset, split="train", seed=seed, n_samples=cfg.n_train,
+                         **cfg.data_params(dataset)).x.double()  # (n_train, 2)
+    real = real_batches(dataset, cfg, seed, split="test")  # (n_batches * batch_size, 2)
+    kw = {"steps": steps} if sampler in STEPPED else {}
+    t = time.perf_counter()
+    fitted = make_sampler(sampler, seed=seed, **kw, **params).fit(train)
+    fit_s = time.perf_counter() - t
+    out = {"dataset": dataset, "sampler": sampler, "params": params, "seed": seed, "steps": steps,
+           "fit_seconds": round(fit_s, 1)}
+    for qmc in (False, True):
+        if hasattr(fitted, "qmc_sample"):
+            fitted.qmc_sample = qmc
+        elif qmc:
+            continue
+        gen = fitted.sample(cfg.n_batches * cfg.batch_size).double()  # (n_batches * batch_size, 2)
+        scores = batched_divergence(gen, real, cfg.batch_size)
+        out["sobol" if qmc else "iid"] = round(sum(scores) / len(scores), 4)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("dataset", choices=["moons", "circles"])
+    parser.add_argument("sampler")
+    parser.add_argument("params", nargs="?", default="{}", help="sampler parameters as JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=10000)
+    args = parser.parse_args(argv)
+    print(json.dumps(probe(args.dataset, args.sampler, json.loads(args.params), args.seed, args.steps)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
