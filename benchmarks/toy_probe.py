@@ -7,7 +7,9 @@ networks) on the training points of ``aeot toy``'s DATASET (moons or circles, th
 and factor) for one seed, and scores it by the table's protocol against the same real batches:
 the mean OT divergence between consecutive generated and real batches of 128. It prints one JSON
 line with the score for i.i.d. prior draws (``qmc_sample=False``) and for Sobol draws
-(``qmc_sample=True``) of the same fitted sampler, and the fit time. docs/toy.md quotes the probes
+(``qmc_sample=True``) of the same fitted sampler, and the fit time; on circles also the fraction
+of generated and of real points in the empty ring between the two circles (``between_circles``:
+where a network that smooths across the OT map's tear puts points). docs/toy.md quotes the probes
 it ran this way (the rows of the table itself come from ``aeot toy``).
 
 Example (the OTtrans probes on circles in docs/toy.md):
@@ -46,7 +48,19 @@ def probe(dataset: str, sampler: str, params: dict, seed: int, steps: int) -> di
         gen = fitted.sample(cfg.n_batches * cfg.batch_size).double()  # (n_batches * batch_size, 2)
         scores = batched_divergence(gen, real, cfg.batch_size)
         out["sobol" if qmc else "iid"] = round(sum(scores) / len(scores), 4)
+        if dataset == "circles":
+            out.setdefault("between_circles", {})["sobol" if qmc else "iid"] = between(gen, cfg)
+    if dataset == "circles":
+        out["between_circles"]["real"] = between(real, cfg)
     return out
+
+
+def between(points, cfg: ToyConfig) -> float:
+    """Fraction of points (n, 2) in the empty ring between the two circles: radius more than 3
+    noise standard deviations from both (factor + 3 noise < r < 1 - 3 noise)."""
+    r = points.norm(dim=1)  # (n,)
+    lo, hi = cfg.factor + 3 * cfg.noise, 1.0 - 3 * cfg.noise
+    return round(float(((r > lo) & (r < hi)).double().mean()), 4)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -97,3 +97,5 @@ def test_toy_probe_scores_one_cell_like_the_table(capsys):
     mod.main(["circles", "gaussian"])
     out = json.loads(capsys.readouterr().out)
     assert 0 < out["iid"] < 5 and "sobol" not in out
+    gap = out["between_circles"]  # a Gaussian fills the empty ring between the circles
+    assert set(gap) == {"iid", "real"} and gap["iid"] > 0.1 > gap["real"]
