@@ -14,10 +14,10 @@ others (the OTtrans matching of a uniform prior to data on curves: points move f
 nearest neighbours, the hard case of aeot's sparse rounds). The squared Euclidean cost matrix is
 built once in float64 (torch.cdist, timed separately) and handed to every third-party solver;
 aeot.ot.assignment is timed from the points, cost matrix included. Solvers run round-robin within
-each repeat, in an order rotated from repeat to repeat (so machine noise and the state a
-solver leaves behind, such as spinning thread pools, hit all alike); the reported time is the minimum over repeats
-(millisecond cases get more repeats, about 1 s in all, at most 50, as timeit does). A
-solver that took longer than --slow seconds is not run again in later repeats of that case.
+each repeat, in an order rotated from repeat to repeat (so machine noise and the state a solver
+leaves behind, such as spinning thread pools, hit all alike); the reported time is the minimum
+over repeats (millisecond cases get more repeats, about 1 s in all, at most 50, as timeit does).
+A solver that took longer than --slow seconds is not run again in later repeats of that case.
 
 Every exact solver's permutation is evaluated on the costs recomputed from the coordinate
 differences; all must agree with the best to 1e-9 relative, else the script exits with status 1.
@@ -271,7 +271,8 @@ def markdown(report: dict) -> str:
         f"Seconds = minimum over {report['repeats']} repeat(s), more where the slowest solver "
         f"takes under 1 / repeats s (about 1 s per case, at most {MAX_REPEATS}; the `repeats` "
         "field of each JSON row) (a solver slower than "
-        f"{report['slow']:g} s is run once), solvers interleaved in one process in an order rotated each repeat. Third-party solvers "
+        f"{report['slow']:g} s is run once), solvers interleaved in one process in an order "
+        "rotated each repeat. Third-party solvers "
         "get a prebuilt float64 cost matrix (its build time is the last column); aeot's time "
         "includes building its own. All exact solvers' optimal costs agree to "
         f"{report['rel_tol']:g} relative"

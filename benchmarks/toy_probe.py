@@ -25,6 +25,7 @@ import json
 import time
 
 from aeot.data import load_dataset
+from aeot.errors import AeotError
 from aeot.samplers import make_sampler
 from aeot.toy import STEPPED, ToyConfig, batched_divergence, real_batches
 
@@ -71,7 +72,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=10000)
     args = parser.parse_args(argv)
-    print(json.dumps(probe(args.dataset, args.sampler, json.loads(args.params), args.seed, args.steps)), flush=True)
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as err:
+        parser.error(f"params must be a JSON object such as '{{\"n_clusters\": 8}}'; got {args.params!r} ({err})")
+    if not isinstance(params, dict):
+        parser.error(f"params must be a JSON object such as '{{\"n_clusters\": 8}}'; got {args.params!r}")
+    try:
+        result = probe(args.dataset, args.sampler, params, args.seed, args.steps)
+    except (AeotError, TypeError) as err:  # unknown sampler or parameter, bad value
+        parser.error(str(err))
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

@@ -99,3 +99,9 @@ def test_toy_probe_scores_one_cell_like_the_table(capsys):
     assert 0 < out["iid"] < 5 and "sobol" not in out
     gap = out["between_circles"]  # a Gaussian fills the empty ring between the circles
     assert set(gap) == {"iid", "real"} and gap["iid"] > 0.1 > gap["real"]
+    for bad in (["moons", "kmeans", "{bad"], ["moons", "kmeans", "[1]"], ["moons", "nosuch"],
+                ["moons", "kmeans", '{"n_clusters": -1}']):
+        with pytest.raises(SystemExit) as exc:
+            mod.main(bad)
+        assert exc.value.code == 2
+    assert "params must be a JSON object" in capsys.readouterr().err

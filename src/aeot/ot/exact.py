@@ -14,8 +14,9 @@ on the float64 matrix reduced by its row minima, then its column minima (row and
 leave the optimal permutations unchanged; the reduced matrix gives the augmentations a head start:
 1.2-2.5x faster than the raw matrix at n = 128-1024). ``lap.lapjv`` is sometimes faster (n = 128;
 Gaussian points at n = 1024, d = 8) but its time varies tenfold between data sets (0.02-0.4 s at
-n = 1024 in docs/benchmarks/assignment.md, against 0.04-0.05 s for this path). For the squared cost the matrix is built from x and y centred
-separately (again row and column constants only), so an offset between the sets costs nothing.
+n = 1024 in docs/benchmarks/assignment.md, against 0.04-0.05 s for this path). For the squared
+cost the matrix is built from x and y centred separately (again row and column constants only),
+so an offset between the sets costs nothing.
 
 Large n: a sparse solve certified by pricing (column generation; the classic scheme of sparse
 LAP / network-flow codes). Candidate edges: the k nearest neighbours of every row and of every

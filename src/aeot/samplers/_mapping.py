@@ -184,7 +184,8 @@ class MappingSampler(LatentSampler):
                 sched.step()
             if avg is not None:  # starts at the initial weights, whose share after s steps is ema**s
                 with torch.no_grad():
-                    torch._foreach_lerp_(avg, [p.detach() for p in params], 1.0 - self.ema)
+                    for a, p in zip(avg, params):
+                        a.lerp_(p, 1.0 - self.ema)
             running += loss.detach()
             count += 1
             if step % EMIT_EVERY == 0 or step == self.steps:
