@@ -24,20 +24,16 @@ import argparse
 import json
 import time
 
-from aeot.data import load_dataset
 from aeot.errors import AeotError
-from aeot.samplers import make_sampler
-from aeot.toy import STEPPED, ToyConfig, batched_divergence, real_batches
+from aeot.toy import ToyConfig, batched_divergence, fit_method, real_batches, training_points
 
 
 def probe(dataset: str, sampler: str, params: dict, seed: int, steps: int) -> dict:
-    cfg = ToyConfig()
-    train = load_dataset(dataset, split="train", seed=seed, n_samples=cfg.n_train,
-                         **cfg.data_params(dataset)).x.double()  # (n_train, 2)
+    cfg = ToyConfig(steps=steps)
+    train = training_points(cfg, dataset, seed)  # (n_train, 2)
     real = real_batches(dataset, cfg, seed, split="test")  # (n_batches * batch_size, 2)
-    kw = {"steps": steps} if sampler in STEPPED else {}
     t = time.perf_counter()
-    fitted = make_sampler(sampler, seed=seed, **kw, **params).fit(train)
+    fitted, _ = fit_method(cfg, sampler, params, train, seed)
     fit_s = time.perf_counter() - t
     out = {"dataset": dataset, "sampler": sampler, "params": params, "seed": seed, "steps": steps,
            "fit_seconds": round(fit_s, 1)}

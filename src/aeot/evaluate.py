@@ -204,7 +204,8 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
         from aeot.train.baselines import load_baseline
 
         model = load_baseline(run_dir, device=device)
-        return _Source(label=f"baseline {model.name!r}", decoder=model, encoder=model if model.has_encoder else None, sampler=_Prior(model),
+        return _Source(label=f"baseline {model.name!r}", decoder=model,
+                       encoder=model if model.has_encoder else None, sampler=_Prior(model),
                        out_dir=run_dir, train_z=None)
     if not (run_dir / "sampler.safetensors").is_file():
         raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")

@@ -142,15 +142,31 @@ def real_batches(dataset: str, cfg: ToyConfig, seed: int, *, split: str) -> torc
                                    **params).x.double() for i in range(cfg.n_batches)])
 
 
+def training_points(cfg: ToyConfig, dataset: str, seed: int) -> torch.Tensor:
+    """The ``n_train`` real points (n_train, 2) every method of one seed is fitted on."""
+    from aeot.data import load_dataset
+
+    params = cfg.data_params(dataset)
+    return load_dataset(dataset, split="train", seed=seed, n_samples=cfg.n_train, **params).x.double()
+
+
+def fit_method(cfg: ToyConfig, name: str, params: dict[str, Any], train: torch.Tensor, seed: int,
+               progress: Progress | None = None) -> tuple[Any, dict[str, Any]]:
+    """Fit sampler ``name`` as the table does: ``params`` plus the seed (and ``cfg.steps`` for the
+    mapping networks), on ``train`` (AE-OT on its first ``sdot_n_train`` points). Returns the
+    fitted sampler and the parameters it was made with."""
+    from aeot.samplers import make_sampler
+
+    fit_params = {**params, "seed": seed, **({"steps": cfg.steps} if name in STEPPED else {})}
+    codes = train[: cfg.sdot_n_train] if name == "sdot" else train
+    return make_sampler(name, **fit_params).fit(codes, progress=progress), fit_params
+
+
 def run_cell(cfg: ToyConfig, dataset: str, method: str, seed: int,
              progress: Progress | None = None) -> dict[str, Any]:
     """Fit one method on one dataset with one seed; return its divergences and timing."""
-    from aeot.data import load_dataset
-    from aeot.samplers import make_sampler
-
-    m, b = cfg.n_batches * cfg.batch_size, cfg.batch_size
-    params = cfg.data_params(dataset)
-    train = load_dataset(dataset, split="train", seed=seed, n_samples=cfg.n_train, **params).x.double()
+    m = cfg.n_batches * cfg.batch_size
+    train = training_points(cfg, dataset, seed)  # (n_train, 2)
     real = real_batches(dataset, cfg, seed, split="test")  # (m, 2): n_batches fresh generator calls
     t0 = time.perf_counter()
     if method == "Data":  # two independent real draws, each made as the paper's batches are
@@ -161,10 +177,8 @@ def run_cell(cfg: ToyConfig, dataset: str, method: str, seed: int,
         if train.shape[0] < m:
             raise ConfigError(f"the Data (i.i.d.) row needs n_train >= n_batches * batch_size = {m}, got {cfg.n_train}")
     else:
-        name, fit_params = METHODS[method]
-        fit_params = {**fit_params, "seed": seed, **({"steps": cfg.steps} if name in STEPPED else {})}
-        codes = train[: cfg.sdot_n_train] if name == "sdot" else train
-        sampler = make_sampler(name, **fit_params).fit(codes, progress=progress)
+        name, params = METHODS[method]
+        sampler, fit_params = fit_method(cfg, name, params, train, seed, progress)
         gen = sampler.sample(m)
     seconds = time.perf_counter() - t0
     divs = batched_divergence(gen, real, cfg.batch_size)
