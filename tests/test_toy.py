@@ -105,3 +105,31 @@ def test_toy_probe_scores_one_cell_like_the_table(capsys):
             mod.main(bad)
         assert exc.value.code == 2
     assert "params must be a JSON object" in capsys.readouterr().err
+
+
+def test_toy_exact_map_scores_the_ot_map_and_refuses_bad_sizes(capsys):
+    """benchmarks/toy_exact_map.py: the exact OT map from m prior draws to m real points, scored by
+    the table's protocol; Sobol draws (stratified batches) score below i.i.d. draws."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "toy_exact_map.py"
+    spec = importlib.util.spec_from_file_location("toy_exact_map", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    scores = {}
+    for prior in ("sobol", "iid"):
+        mod.main(["moons", "--m", "512", "--seeds", "0", "1", "--n-batches", "4", "--prior", prior])
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 4 and lines[-1].startswith(f"| exact OT map ({prior} prior, m = 512) | moons |")
+        rows, summary = [json.loads(s) for s in lines[:2]], json.loads(lines[2])
+        assert [r["seed"] for r in rows] == [0, 1] and all(r["m"] == 512 and r["n_batches"] == 4 for r in rows)
+        assert summary["mean"] == pytest.approx(sum(r["divergence"] for r in rows) / 2, abs=1e-4)
+        scores[prior] = summary["mean"]
+    assert 0 < scores["sobol"] < 0.8 * scores["iid"]
+    for bad in (["moons", "--m", "511", "--n-batches", "4"], ["moons", "--n-batches", "0"], ["spirals"]):
+        with pytest.raises(SystemExit) as exc:
+            mod.main(bad)
+        assert exc.value.code == 2
+    assert "--m must be at least n_batches * 128 = 512" in capsys.readouterr().err
