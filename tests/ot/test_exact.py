@@ -14,6 +14,8 @@ import pytest
 import torch
 from scipy.optimize import linear_sum_assignment
 
+import aeot.ot._certified as cert
+import aeot.ot._costs as costs
 import aeot.ot.exact as exact
 from aeot.ot import assignment, ot_divergence
 
@@ -28,13 +30,13 @@ def path(request, monkeypatch):
     pricing); and its fallback (JV on the matrix-product costs reduced by the duals of one
     pricing round)."""
     if request.param == "direct-matmul":
-        monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(costs, "_EXACT_MAX_ELEMENTS", 0)
     elif request.param != "direct":
         monkeypatch.setattr(exact, "_SPARSE_MIN_N", 2)
-        monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
-        monkeypatch.setattr(exact, "_N_NEIGHBOURS", 4)
+        monkeypatch.setattr(costs, "_EXACT_MAX_ELEMENTS", 0)
+        monkeypatch.setattr(cert, "_N_NEIGHBOURS", 4)
     if request.param == "dense":
-        monkeypatch.setattr(exact, "_MAX_ROUNDS", 1)
+        monkeypatch.setattr(cert, "_MAX_ROUNDS", 1)
     return request.param
 
 
@@ -118,14 +120,14 @@ class _Spy:
     """Counts the calls of a module function (and can forbid it)."""
 
     def __init__(self, monkeypatch, name: str, forbid: bool = False):
-        self.calls, self.forbid, fn = 0, forbid, getattr(exact, name)
+        self.calls, self.forbid, fn = 0, forbid, getattr(cert, name)
 
         def wrapped(*args, **kwargs):
             self.calls += 1
             assert not self.forbid, f"{name} was called"
             return fn(*args, **kwargs)
 
-        monkeypatch.setattr(exact, name, wrapped)
+        monkeypatch.setattr(cert, name, wrapped)
 
 
 @pytest.mark.parametrize(("kind", "cost"), [("gaussian", "sqeuclidean"), ("clustered", "sqeuclidean"),
@@ -155,11 +157,11 @@ def test_a_poor_first_candidate_set_is_repaired_by_pricing_rounds(monkeypatch):
     """One neighbour per row and column, no enrichment: the first sparse optimum is not optimal
     (pricing finds violations) and later rounds reach the optimum."""
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
-    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 1)
-    monkeypatch.setattr(exact, "_ENRICH_ROUNDS", 0)
-    monkeypatch.setattr(exact, "_N_ADD", 1)
-    monkeypatch.setattr(exact, "_MAX_ROUNDS", 100)
-    monkeypatch.setattr(exact, "_MAX_EDGES_PER_ROW", 1000)
+    monkeypatch.setattr(cert, "_N_NEIGHBOURS", 1)
+    monkeypatch.setattr(cert, "_ENRICH_ROUNDS", 0)
+    monkeypatch.setattr(cert, "_N_ADD", 1)
+    monkeypatch.setattr(cert, "_MAX_ROUNDS", 100)
+    monkeypatch.setattr(cert, "_MAX_EDGES_PER_ROW", 1000)
     price = _Spy(monkeypatch, "_price")
     dense = _Spy(monkeypatch, "_dense", forbid=True)
     x, y = _large("clustered", 1500, 3, seed=1)
@@ -170,10 +172,10 @@ def test_a_poor_first_candidate_set_is_repaired_by_pricing_rounds(monkeypatch):
 
 def test_the_dense_fallback_after_too_few_rounds_is_exact(monkeypatch):
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
-    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 1)
-    monkeypatch.setattr(exact, "_ENRICH_ROUNDS", 0)
-    monkeypatch.setattr(exact, "_MAX_ROUNDS", 1)
-    monkeypatch.setattr(exact, "_STALL", math.inf)  # no network simplex hand-over
+    monkeypatch.setattr(cert, "_N_NEIGHBOURS", 1)
+    monkeypatch.setattr(cert, "_ENRICH_ROUNDS", 0)
+    monkeypatch.setattr(cert, "_MAX_ROUNDS", 1)
+    monkeypatch.setattr(cert, "_STALL", math.inf)  # no network simplex hand-over
     dense = _Spy(monkeypatch, "_dense")
     x, y = _large("clustered", 1500, 3, seed=2)
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
@@ -205,8 +207,8 @@ def test_without_stall_detection_the_same_instance_needs_the_dense_fallback(monk
     from sklearn.datasets import make_moons
 
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
-    monkeypatch.setattr(exact, "_STALL", math.inf)
-    monkeypatch.setattr(exact, "_MAX_ROUNDS", 3)
+    monkeypatch.setattr(cert, "_STALL", math.inf)
+    monkeypatch.setattr(cert, "_MAX_ROUNDS", 3)
     seed = _Spy(monkeypatch, "_network_simplex_seed", forbid=True)
     dense = _Spy(monkeypatch, "_dense")
     n = 1500
@@ -221,14 +223,14 @@ def _sparse_round(x, y):
     """One round by hand: candidates, sparse solve, duals (sqeuclidean, separately centred)."""
     n = len(x)
     xs, ys = x - x.mean(0), y - y.mean(0)
-    keys = exact._candidates(xs, ys, 1.0)
+    keys = cert._candidates(xs, ys, 1.0)
     rows, cols = np.divmod(keys, n)
-    vals = exact._pair_costs(xs, ys, rows, cols, "sqeuclidean")
-    return (xs, ys, keys, rows, cols, vals) + exact._sparse_solve(n, keys, rows, cols, vals, np.zeros(n), np.zeros(n))
+    vals = costs.pair_costs(xs, ys, rows, cols, "sqeuclidean")
+    return (xs, ys, keys, rows, cols, vals) + cert._sparse_solve(n, keys, rows, cols, vals, np.zeros(n), np.zeros(n))
 
 
 def test_sparse_solve_is_optimal_on_the_candidates_with_feasible_tight_duals(monkeypatch):
-    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 3)
+    monkeypatch.setattr(cert, "_N_NEIGHBOURS", 3)
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((300, 3)), rng.standard_normal((300, 3))
     xs, ys, keys, rows, cols, vals, pi, u, v, tol = _sparse_round(x, y)
@@ -241,7 +243,7 @@ def test_sparse_solve_is_optimal_on_the_candidates_with_feasible_tight_duals(mon
     assert np.abs(sparse[np.arange(300), pi] - u - v[pi]).max() <= tol  # tight on the matching
     full = _cost(xs, ys, "sqeuclidean") - u[:, None] - v[None, :]
     assert full.min() < -1e-3  # three neighbours are not enough here: pricing must find ...
-    found = exact._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol)
+    found = cert._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol)
     i, j = np.divmod(found, 300)
     assert found.size and (full[i, j] < -tol).all()  # ... only true violations,
     assert set(np.flatnonzero(full.min(1) < -1e-9)) <= set(i.tolist())  # in every violating row
@@ -250,41 +252,41 @@ def test_sparse_solve_is_optimal_on_the_candidates_with_feasible_tight_duals(mon
 def test_pricing_certifies_optimal_duals_and_catches_a_tiny_violation(monkeypatch):
     """With the duals of the full problem nothing is violated; raising one column potential by
     1e-7 of the cost scale (far below the float32 rounding of the priced entries) must be caught."""
-    monkeypatch.setattr(exact, "_N_NEIGHBOURS", 3)
+    monkeypatch.setattr(cert, "_N_NEIGHBOURS", 3)
     rng = np.random.default_rng(5)
     n = 200
     x, y = rng.standard_normal((n, 4)), rng.standard_normal((n, 4)) * 2
     xs, ys, keys, *_ = _sparse_round(x, y)
     full = _cost(xs, ys, "sqeuclidean")
     all_keys = np.arange(n * n)  # every edge a candidate: the sparse duals are optimal duals
-    pi, u, v, tol = exact._sparse_solve(n, all_keys, all_keys // n, all_keys % n, full.reshape(-1),
+    pi, u, v, tol = cert._sparse_solve(n, all_keys, all_keys // n, all_keys % n, full.reshape(-1),
                                         np.zeros(n), np.zeros(n))
-    assert exact._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol).size == 0
+    assert cert._price(xs, ys, "sqeuclidean", keys, pi, u, v, tol).size == 0
     j = int(pi[0])  # a column whose potential is tight on its matched edge
     v_bad = v.copy()
     v_bad[j] += 1e-7 * float(full.max())
-    found = exact._price(xs, ys, "sqeuclidean", keys[keys % n != j], pi, u, v_bad, tol)
+    found = cert._price(xs, ys, "sqeuclidean", keys[keys % n != j], pi, u, v_bad, tol)
     assert found.size and np.all(found % n == j)
-    assert exact._price(xs, ys, "sqeuclidean", keys, pi, u, v - 1e-3, tol).size == 0  # lower v: feasible
+    assert cert._price(xs, ys, "sqeuclidean", keys, pi, u, v - 1e-3, tol).size == 0  # lower v: feasible
 
 
 def test_matrix_product_costs_are_exact_on_near_pairs_and_tight_elsewhere(monkeypatch):
     """The matrix-product cost matrix (far from the origin, where cancellation is worst) gives
     duplicates exactly 0, recomputes near pairs from the differences, and keeps every other entry
     within the documented relative bound 2 (d + 4) eps / _NEAR."""
-    monkeypatch.setattr(exact, "_EXACT_MAX_ELEMENTS", 0)
+    monkeypatch.setattr(costs, "_EXACT_MAX_ELEMENTS", 0)
     rng = np.random.default_rng(5)
     d = 16
     y = 1e3 + rng.standard_normal((60, d))
     x = np.vstack([y[:20], y[20:40] + 1e-7 * rng.standard_normal((20, d)), 1e3 + rng.standard_normal((20, d))])
     truth = _cost(x, y, "sqeuclidean")
-    c = exact._cost_matrix(x, y, "sqeuclidean").numpy()
+    c = costs.cost_matrix(x, y, "sqeuclidean").numpy()
     assert np.all(c[np.arange(20), np.arange(20)] == 0.0)
     near = truth < 1e-6
     assert near.sum() >= 40 and np.array_equal(c[near], truth[near])
-    bound = 2 * (d + 4) * np.finfo(float).eps / exact._NEAR
+    bound = 2 * (d + 4) * np.finfo(float).eps / costs._NEAR
     assert np.all(np.abs(c - truth) <= bound * truth)
-    e = exact._cost_matrix(x, y, "euclidean").numpy()
+    e = costs.cost_matrix(x, y, "euclidean").numpy()
     assert np.array_equal(e[near], np.sqrt(truth[near]))
 
 
@@ -395,7 +397,7 @@ def test_ot_divergence_rejects_bad_inputs(x, y, needle):
 
 def test_missing_solver_package_fails_the_import_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "lap", None)  # makes `import lap` raise ImportError
-    spec = importlib.util.spec_from_file_location("_exact_without_lap", exact.__file__)
+    spec = importlib.util.spec_from_file_location("_certified_without_lap", cert.__file__)
     module = importlib.util.module_from_spec(spec)
     with pytest.raises(ImportError, match=r"pip install 'lap"):
         spec.loader.exec_module(module)
@@ -419,3 +421,24 @@ def test_benchmark_script_checks_every_solver_and_reports_ratios(tmp_path):
         assert row["repeats"] > report["repeats"]  # sub-millisecond: about 1 s of repeats
         assert row["speedup_vs_pot"] > 0 and row["fastest_other"] != "aeot assignment (incl. cost matrix)"
     assert "| gaussian | 40 | 3 |" in (tmp_path / "a.md").read_text()
+
+
+def test_benchmark_targets_judge_the_issue_data_and_label_stress_cases():
+    """The n = 4096 target rows: gaussian/uniform are the issue's setting, clustered a stress case;
+    met or not is computed from the measured ratios."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "assignment.py"
+    spec = importlib.util.spec_from_file_location("bench_assignment", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = [{"data": k, "n": n, "d": 8, "speedup_vs_pot": pot, "fastest_other": "lap lapjv",
+             "speedup_vs_fastest_other": fast}
+            for k, n, pot, fast in [("gaussian", 4096, 12.0, 4.0), ("uniform", 4096, 9.0, 1.5),
+                                    ("clustered", 4096, 2.5, 0.9), ("gaussian", 1024, 3.0, 0.5)]]
+    out = mod.targets(rows)
+    assert [(t["data"], t["case"], t["pot_target_met"], t["fastest_target_met"]) for t in out] == [
+        ("gaussian", "issue", True, True), ("uniform", "issue", False, True), ("clustered", "stress", False, False)]
+    x, y = mod.make_points("uniform", 5, 3, 0)
+    assert x.shape == y.shape == (5, 3) and 0 <= x.min() and x.max() < 1
