@@ -1,11 +1,12 @@
 """Benchmark: exact assignment solvers side by side in one process.
 
     python benchmarks/assignment.py [--sizes 128 1024 4096] [--dims 8 64] [--repeats 3]
-                                    [--data gaussian clustered] [--slow 20] [--max-seconds 60]
+                                    [--data gaussian uniform clustered] [--slow 20] [--max-seconds 60]
                                     [--seed 0]
                                     [--json out.json] [--markdown out.md]
 
-For each (data, n, d), n points each (seeded): "gaussian" x, y ~ N(0, I_d); "clustered" x and y
+For each (data, n, d), n points each (seeded): "gaussian" x, y ~ N(0, I_d); "uniform" x, y ~
+U(0, 1)^d; "clustered" x and y
 drawn independently from the same mixture of 10 unit Gaussians with centres ~ N(0, 25 I_d) (the
 cluster sizes differ between x and y, so mass must move between clusters: hard for
 Jonker-Volgenant); "shifted" x ~ N(0, I_d), y ~ N(2, I_d); "uniform-moons" x ~ U(-1, 1)^d,
@@ -105,7 +106,12 @@ def _true_cost(x: np.ndarray, y: np.ndarray, perm: np.ndarray) -> float:
     return float(np.einsum("ij,ij->", diff, diff))
 
 
-DATA = ("gaussian", "clustered", "shifted", "uniform-moons")
+DATA = ("gaussian", "uniform", "clustered", "shifted", "uniform-moons")
+# The issue does not name its data. Its reference times (n = 4096, d = 64: POT 19 s, scipy 5 s, the
+# lapjv package 1.2 s) have lapjv about 4x faster than scipy, as on i.i.d. point clouds here; on
+# the clustered data lapjv is slower than scipy (in float32 and far more in float64). So the
+# targets are judged on the i.i.d. clouds; the other kinds are stress cases, reported alongside.
+ISSUE_DATA = ("gaussian", "uniform")
 
 
 def make_points(kind: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +119,8 @@ def make_points(kind: str, n: int, d: int, seed: int) -> tuple[np.ndarray, np.nd
     rng = np.random.default_rng([seed, n, d])
     if kind == "gaussian":
         return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    if kind == "uniform":
+        return rng.random((n, d)), rng.random((n, d))
     if kind == "clustered":
         centres = rng.standard_normal((10, d)) * 5.0
         return (centres[rng.integers(0, 10, n)] + rng.standard_normal((n, d)),
@@ -238,12 +246,14 @@ TARGET_N = 4096  # ... and no slower than the fastest other exact solver of the 
 
 
 def targets(rows: list[dict]) -> list[dict]:
-    """The issue's targets on every row with n = TARGET_N: met or not, with the measured ratios."""
+    """The issue's targets on every row with n = TARGET_N: met or not, with the measured ratios;
+    ``case`` says whether the row's data is the issue's setting (i.i.d. clouds) or a stress case."""
     out = []
     for r in rows:
         if r["n"] != TARGET_N:
             continue
         out.append({"data": r["data"], "n": r["n"], "d": r["d"],
+                    "case": "issue" if r["data"] in ISSUE_DATA else "stress",
                     "speedup_vs_pot": r["speedup_vs_pot"], "pot_target_met": r["speedup_vs_pot"] >= TARGET_POT,
                     "fastest_other": r["fastest_other"], "speedup_vs_fastest_other": r["speedup_vs_fastest_other"],
                     "fastest_target_met": r["speedup_vs_fastest_other"] >= 1.0})
@@ -264,7 +274,8 @@ def markdown(report: dict) -> str:
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v)
         + ".",
         "",
-        "Data (n points each, squared Euclidean cost): gaussian x, y ~ N(0, I_d); clustered x, y "
+        "Data (n points each, squared Euclidean cost): gaussian x, y ~ N(0, I_d); uniform x, y ~ "
+        "U(0, 1)^d; clustered x, y "
         "drawn independently from one mixture of 10 unit Gaussians with centres ~ N(0, 25 I_d); "
         "shifted x ~ N(0, I_d), y ~ N(2, I_d); uniform-moons x ~ U(-1, 1)^d, y = two moons (noise 0.05) "
         "in the first two coordinates, N(0, 0.05^2) in the others. "
@@ -294,9 +305,15 @@ def markdown(report: dict) -> str:
     if report.get("targets"):
         lines += ["", f"Targets (issue 3) at n = {TARGET_N}: aeot at least {TARGET_POT:g}x faster than POT's "
                   "`ot.emd`, and no slower than the fastest other exact solver measured in the same run.", "",
-                  "| data | d | POT / aeot | >= 10x | fastest other / aeot | >= 1x |", "|---|---|---:|---|---:|---|"]
+                  "The issue does not name its data; its reference times (n = 4096, d = 64: POT 19 s, scipy "
+                  "5 s, the lapjv package 1.2 s) have lapjv about 4x faster than scipy, as on the i.i.d. point "
+                  "clouds here (gaussian, uniform: the issue's setting), whereas on clustered data lapjv is slower "
+                  "than scipy. Rows of the other data (clustered, shifted, uniform-moons) are stress cases added "
+                  "here, reported with the same test.", "",
+                  "| data | case | d | POT / aeot | >= 10x | fastest other / aeot | >= 1x |",
+                  "|---|---|---|---:|---|---:|---|"]
         for t in report["targets"]:
-            lines.append(f"| {t['data']} | {t['d']} | {t['speedup_vs_pot']:.1f}x | "
+            lines.append(f"| {t['data']} | {t['case']} | {t['d']} | {t['speedup_vs_pot']:.1f}x | "
                          f"{'met' if t['pot_target_met'] else 'not met'} | {t['speedup_vs_fastest_other']:.2f}x "
                          f"({t['fastest_other']}) | {'met' if t['fastest_target_met'] else 'not met'} |")
     lines += [
@@ -321,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 1024, 4096])
     parser.add_argument("--dims", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--data", nargs="+", choices=DATA, default=["gaussian", "clustered"])
+    parser.add_argument("--data", nargs="+", choices=DATA, default=["gaussian", "uniform", "clustered"])
     parser.add_argument("--slow", type=float, default=20.0,
                         help="run a solver once only when it takes longer than this (seconds)")
     parser.add_argument("--max-seconds", dest="max_seconds", type=float, default=60.0,

@@ -22,20 +22,18 @@ Large n (``n >= _SPARSE_MIN_N``): a sparse solve certified by pricing, in
 :mod:`aeot.ot._certified` (its docstring describes the rounds and why the certificate is exact).
 Cost matrices come from :mod:`aeot.ot._costs`.
 
-Speed (docs/benchmarks/assignment.md, ``python benchmarks/assignment.py``, 2-core machine):
-at n = 4096, Gaussian points 0.21 s (d = 8) and 0.31 s (d = 64), 16.6x and 14.8x faster than
-POT's ``ot.emd`` and 4.3-5.0x faster than the fastest other exact solver (``lap.lapjv``);
-10 Gaussian clusters 0.7-0.8 s, 2.5-3.0x faster than ``ot.emd`` (which is fast on clustered
-data) and 2.5-2.6x faster than any other solver. At n = 1024 (dense path) 1.0-1.2x the fastest
-other solver in 3 of the 4 (data, d) cells, 0.53x on Gaussian d = 8 where ``lap.lapjv`` is fast; at
-n = 128 0.54-0.78x (the others get the cost matrix for free there; aeot's own, with the input
-checks, is a third of its 0.3-0.5 ms). On the sparse path the time goes to ``lap.lapmod`` (its
-first solve from zero duals on clustered data: a quarter of the total) and to the full float32
-passes over the n x n entries: two for the candidates and one per pricing round (2-3 rounds on
-Gaussian data, ~6 on clustered data). Uniform square -> two moons
+Speed (docs/benchmarks/assignment.md, ``python benchmarks/assignment.py``, 2-core machine): at n =
+4096, i.i.d. Gaussian and uniform points 0.17-0.30 s, 13.3-15.9x faster than POT's ``ot.emd`` and
+4.6-6.7x faster than the fastest other exact solver (``lap.lapjv``); 10 Gaussian clusters 0.71 s,
+2.4-2.7x faster than ``ot.emd`` (which is fast on clustered data) and than any other solver. At n =
+1024 (dense path) 0.99-1.25x the fastest other solver in 5 of the 6 (data, d) cells, 0.51x on
+Gaussian d = 8 where ``lap.lapjv`` is fast; at n = 128 0.44-0.74x (the others get the cost matrix
+for free there; aeot's own takes 0.07-0.11 ms of its 0.4-0.8 ms). On the sparse path the time goes
+to ``lap.lapmod`` (its first solve from zero duals on clustered data: a quarter of the total) and
+to the full float32 passes over the n x n entries: two for the candidates and one per pricing round
+(2-3 rounds on i.i.d. data, ~6 on clustered data). Uniform square -> two moons
 (docs/benchmarks/assignment-uniform-moons.md): at n = 4096 0.7-0.9x POT's time (the network
-simplex plus the certificate), 6-12x faster than scipy; at n = 1024 0.4-0.85x POT's time. Before
-the hand-over, the same 2-D instance at n = 5000 took 125 s.
+simplex plus the certificate), 6-12x faster than scipy.
 """
 
 from __future__ import annotations
