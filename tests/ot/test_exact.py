@@ -35,8 +35,9 @@ def path(request, monkeypatch):
         monkeypatch.setattr(exact, "_SPARSE_MIN_N", 2)
         monkeypatch.setattr(costs, "_EXACT_MAX_ELEMENTS", 0)
         monkeypatch.setattr(cert, "_N_NEIGHBOURS", 4)
-    if request.param == "dense":
+    if request.param == "dense":  # the rounds run out and the network simplex seed is refused
         monkeypatch.setattr(cert, "_MAX_ROUNDS", 1)
+        monkeypatch.setattr(cert, "_network_simplex_seed", lambda *args: None)
     return request.param
 
 
@@ -175,7 +176,7 @@ def test_the_dense_fallback_after_too_few_rounds_is_exact(monkeypatch):
     monkeypatch.setattr(cert, "_N_NEIGHBOURS", 1)
     monkeypatch.setattr(cert, "_ENRICH_ROUNDS", 0)
     monkeypatch.setattr(cert, "_MAX_ROUNDS", 1)
-    monkeypatch.setattr(cert, "_STALL", math.inf)  # no network simplex hand-over
+    monkeypatch.setattr(cert, "_network_simplex_seed", lambda *args: None)  # its seed refused
     dense = _Spy(monkeypatch, "_dense")
     x, y = _large("clustered", 1500, 3, seed=2)
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
@@ -201,22 +202,26 @@ def test_stalled_rounds_hand_over_to_the_network_simplex_and_are_certified(cost,
     assert seed.calls == 1 and dense.calls == 0
 
 
-def test_without_stall_detection_the_same_instance_needs_the_dense_fallback(monkeypatch):
-    """The control for the test above: with the stall rule off, the rounds run out (that is the
-    slow path the network simplex replaces) and lapjv must finish; the result is exact too."""
+@pytest.mark.parametrize("seed_fails", [False, True])
+def test_rounds_that_run_out_hand_over_to_the_network_simplex_then_lapjv(seed_fails, monkeypatch):
+    """With the stall rule off, the rounds on the same instance run out without a certificate: the
+    network simplex seeds new rounds, which certify (no dense lapjv); only if that seed fails
+    does lapjv finish. Exact either way."""
     from sklearn.datasets import make_moons
 
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
     monkeypatch.setattr(cert, "_STALL", math.inf)
     monkeypatch.setattr(cert, "_MAX_ROUNDS", 3)
-    seed = _Spy(monkeypatch, "_network_simplex_seed", forbid=True)
+    if seed_fails:
+        monkeypatch.setattr(cert, "_network_simplex_seed", lambda *args: None)
+    seed = _Spy(monkeypatch, "_network_simplex_seed")
     dense = _Spy(monkeypatch, "_dense")
     n = 1500
     x = np.random.default_rng(7).uniform(-1.0, 1.0, (n, 2))
     y = make_moons(n, noise=0.05, random_state=7)[0]
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
     assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
-    assert dense.calls == 1 and seed.calls == 0
+    assert seed.calls == 1 and dense.calls == (1 if seed_fails else 0)
 
 
 def _sparse_round(x, y):

@@ -13,8 +13,9 @@ first one: the optimal matching moves points far from their nearest neighbours, 
 square matched to two moons, the OTtrans case), POT's network simplex (``ot.emd``) solves the dense
 problem and the near-tight edges under its duals seed new rounds, which certify its optimum (its
 own float64 duals, summed along its spanning tree, are off by more than the certificate's tolerance
-on large n). After ``_MAX_ROUNDS`` rounds lap.lapjv gets the full float64 matrix reduced by the
-last duals (same optimal permutations, less work).
+on large n). The same hand-over happens when the rounds run out (``_MAX_ROUNDS``, the edge budget,
+a failed round); only if the seeded rounds fail too does lap.lapjv get the full float64 matrix
+reduced by the last duals (same optimal permutations, less work).
 
 Exactness never depends on the heuristics: every priced entry whose float32 reduced cost is below
 a rigorous rounding bound is recomputed in float64 from the coordinate differences, so a false
@@ -64,9 +65,11 @@ def certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
     matrix; entries that violate dual feasibility join the candidates. No violation: the sparse
     optimum is optimal for the full problem. When the rounds stall (more than ``_STALL * n``
     violations after the first enrichment: the nearest-neighbour candidates miss a matching that
-    moves points far, as from a uniform square to two moons), POT's network simplex solves the
-    dense problem and its near-tight edges seed new rounds, which certify its optimum. After
-    ``_MAX_ROUNDS`` rounds (or a failed round) lap.lapjv gets the matrix reduced by the last duals.
+    moves points far, as from a uniform square to two moons), and also when the rounds run out
+    (``_MAX_ROUNDS``, the edge budget, a failed round), POT's network simplex solves the dense
+    problem and its near-tight edges seed new rounds, which certify its optimum. Only if those
+    fail too does lap.lapjv get the matrix reduced by the last duals (lapjv's time varies widely
+    between data sets, 1-53 s at n = 4096 in docs/benchmarks, the network simplex's 1.7-4 s).
     """
     n = x.shape[0]
     # sqeuclidean: centring x and y separately changes c_ij by row and column constants only
@@ -90,19 +93,20 @@ def certified_sparse(x: np.ndarray, y: np.ndarray, cost: str) -> np.ndarray:
         # rounds converge slowly; the dense solver handles the ties directly
         return _dense(xp, yp, cost, u, v)
     keys = _candidates(x - x.mean(0), y - y.mean(0), scale)
-    pi, u, v, stalled = _pricing_rounds(xp, yp, cost, keys, u, v, stall=True)
-    if pi is None and stalled:
+    pi, u, v = _pricing_rounds(xp, yp, cost, keys, u, v, stall=True)
+    if pi is None:  # stalled, or the rounds ran out or failed: the network simplex seeds new ones
         seeded = _network_simplex_seed(xp, yp, cost)
         if seeded is not None:
-            pi, u, v, _ = _pricing_rounds(xp, yp, cost, *seeded, stall=False)
+            pi, u, v = _pricing_rounds(xp, yp, cost, *seeded, stall=False)
     return pi if pi is not None else _dense(xp, yp, cost, u, v)
 
 
 def _pricing_rounds(xp, yp, cost, keys, u, v, *, stall: bool):
     """Rounds of sparse solve + pricing from the candidate ``keys`` and starting duals (u, v).
 
-    Returns ``(pi, u, v, stalled)``: ``pi`` the certified optimal permutation, or None (then u, v
-    are the last duals, and ``stalled`` says whether the rounds stopped for lack of progress)."""
+    Returns ``(pi, u, v)``: ``pi`` the certified optimal permutation, or None (then u, v are the
+    last duals) when a round fails, the rounds or the edge budget run out, or, with ``stall``,
+    they stop for lack of progress."""
     n = xp.shape[0]
     rows, cols = np.divmod(keys, n)
     vals = pair_costs(xp, yp, rows, cols, cost)  # (E,)
@@ -113,15 +117,15 @@ def _pricing_rounds(xp, yp, cost, keys, u, v, *, stall: bool):
         pi, u, v, tol = solved
         new = _price(xp, yp, cost, keys, pi, u, v, tol, _ENRICH if rnd < _ENRICH_ROUNDS else 0)
         if new.size == 0:
-            return pi, u, v, False  # certified optimal
+            return pi, u, v  # certified optimal
         if stall and rnd >= _ENRICH_ROUNDS and new.size > _STALL * n:
-            return None, u, v, True  # duals far from optimal: long-range matching
+            return None, u, v  # duals far from optimal: long-range matching
         new_rows, new_cols = np.divmod(new, n)
         keys, vals = _merge(keys, vals, new, pair_costs(xp, yp, new_rows, new_cols, cost))
         if keys.size > _MAX_EDGES_PER_ROW * n:
             break
         rows, cols = np.divmod(keys, n)
-    return None, u, v, False
+    return None, u, v
 
 
 def _merge(keys: np.ndarray, vals: np.ndarray, new: np.ndarray, new_vals: np.ndarray):
