@@ -16,8 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 import aeot.ot._certified as cert
 import aeot.ot._costs as costs
-import aeot.ot.exact as exact
-from aeot.ot import assignment, ot_divergence
+from aeot.ot import assignment, exact, ot_divergence
 
 COSTS = ["sqeuclidean", "euclidean"]
 
