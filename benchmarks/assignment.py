@@ -308,8 +308,8 @@ def markdown(report: dict) -> str:
                   ("The issue does not name its data; its reference times (n = 4096, d = 64: POT 19 s, scipy "
                    "5 s, the lapjv package 1.2 s) have lapjv about 4x faster than scipy, as on the i.i.d. point "
                    "clouds here (gaussian, uniform: the issue's setting; 1.5-4x at n = 4096), whereas on clustered "
-                   "data lapjv is slower than scipy. Rows of the other data (clustered, shifted, uniform-moons) are stress cases added "
-                   "here, reported with the same test."), "",
+                   "data lapjv is slower than scipy. Rows of the other data (clustered, shifted, uniform-moons) "
+                   "are stress cases added here, reported with the same test."), "",
                   "| data | case | d | POT / aeot | >= 10x | fastest other / aeot | >= 1x |",
                   "|---|---|---|---:|---|---:|---|"]
         for t in report["targets"]:
