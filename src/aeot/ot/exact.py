@@ -32,8 +32,8 @@ for free there; aeot's own takes 0.07-0.11 ms of its 0.4-0.8 ms). On the sparse 
 to ``lap.lapmod`` (its first solve from zero duals on clustered data: a quarter of the total) and
 to the full float32 passes over the n x n entries: two for the candidates and one per pricing round
 (2-3 rounds on i.i.d. data, ~6 on clustered data). Uniform square -> two moons
-(docs/benchmarks/assignment-uniform-moons.md): at n = 4096 0.7-0.9x POT's time (the network
-simplex plus the certificate), 6-12x faster than scipy.
+(docs/benchmarks/assignment-uniform-moons.md): at n = 4096 0.8-1.0x POT's time (the network
+simplex plus the certificate), 7-14x faster than scipy.
 """
 
 from __future__ import annotations
