@@ -1,6 +1,8 @@
 """The 2-D table command (004 §4): protocol, resume, outputs, CLI errors."""
 
+import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +16,15 @@ def small(**kw):
     base = dict(datasets=["moons"], methods=["Data", "Data (i.i.d.)"], seeds=[0, 1], n_train=600,
                 n_batches=3, batch_size=64, steps=5)
     return ToyConfig(**{**base, **kw})
+
+
+def _script(name: str):
+    """A script of benchmarks/ loaded as a module (they are not part of the package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def test_real_batches_are_independent_generator_calls():
@@ -82,14 +93,7 @@ def test_cli_toy_writes_table_and_rejects_bad_values(tmp_path, capsys):
 def test_toy_probe_scores_one_cell_like_the_table(capsys):
     """benchmarks/toy_probe.py: one fit, scored for i.i.d. and Sobol prior draws by the table's
     protocol; a sampler without qmc_sample gets the i.i.d. score only."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "toy_probe.py"
-    spec = importlib.util.spec_from_file_location("toy_probe", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("toy_probe")
     mod.main(["moons", "ottrans", '{"hidden": [32, 32], "n_pairs": 256}', "--steps", "5", "--seed", "1"])
     out = json.loads(capsys.readouterr().out)
     assert out["seed"] == 1 and out["steps"] == 5 and out["params"] == {"hidden": [32, 32], "n_pairs": 256}
@@ -110,14 +114,7 @@ def test_toy_probe_scores_one_cell_like_the_table(capsys):
 def test_toy_exact_map_scores_the_ot_map_and_refuses_bad_sizes(capsys):
     """benchmarks/toy_exact_map.py: the exact OT map from m prior draws to m real points, scored by
     the table's protocol; Sobol draws (stratified batches) score below i.i.d. draws."""
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "toy_exact_map.py"
-    spec = importlib.util.spec_from_file_location("toy_exact_map", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _script("toy_exact_map")
     scores = {}
     for prior in ("sobol", "iid"):
         mod.main(["moons", "--m", "512", "--seeds", "0", "1", "--n-batches", "4", "--prior", prior])
