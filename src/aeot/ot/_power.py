@@ -11,6 +11,16 @@ over strided blocks of ``BLOCK`` columns, an index-returning max over the
 maximum lies in the block with the largest maximum).  The same idea gives the
 exact top-k (the top k entries lie in the k blocks with the largest maxima) and
 the "slab" pairs used by the semi-discrete solver's Hessian estimate.
+
+Near-ties are decided once, here.  Float32 GEMM kernels sum in different orders on
+different CPUs (and GPUs), so two scores closer than the float32 rounding error can
+rank either way.  :func:`cell_index` and :func:`power_scores_topk` (everything that
+assigns samples to cells outside the solver's Monte Carlo estimate) re-score, in
+float64, every target whose float32 score is within twice a rigorous bound of the
+float32 error (:func:`_error_bound`) of the decision, and rank by the float64 score,
+ties broken by the smaller index.  Their answers are therefore the exact float64
+argmax / top-k on every machine, and ``power_scores_topk(...)[1][:, 0]`` always
+equals ``cell_index(...)``.
 """
 
 from __future__ import annotations
@@ -142,6 +152,86 @@ def _check_query(w: Tensor, targets: Tensor, potential: Tensor) -> None:
         raise ValueError(f"potential must have shape ({targets.shape[0]},), got {tuple(potential.shape)}")
 
 
+def _unit_roundoff(device: torch.device) -> float:
+    """Unit roundoff of the float32 score matmul (TF32 on CUDA when the user enabled it)."""
+    if device.type == "cuda" and torch.backends.cuda.matmul.allow_tf32:
+        return 2.0**-11
+    return 2.0**-24
+
+
+def _error_bound(x: Tensor, y_norm_max: float, h_abs_max: float) -> Tensor:
+    """Per row of ``x`` (s, d), a bound on ``|float32 score - exact score|`` for every target.
+
+    A float32 dot product of length d plus one addition, in any summation order, errs by
+    at most ``gamma_{d+1} * (sum_i |x_i y_i| + |h|)``; the float32 rounding of x, y and h
+    adds three more ``u``. With Cauchy-Schwarz, ``sum_i |x_i y_i| <= ||x|| ||y||``; the
+    factor 2 is a margin over this bound.
+    """
+    u = _unit_roundoff(x.device)
+    c = 2.0 * (x.shape[1] + 4) * u
+    return c * (x.double().norm(dim=1) * y_norm_max + h_abs_max)  # (s,)
+
+
+def _exact_scores(x64: Tensor, y64: Tensor, h64: Tensor, cols: Tensor) -> Tensor:
+    """Float64 scores of rows x64 (s, d) against targets ``cols`` (s, c): (s, c)."""
+    return (x64[:, None, :] * y64[cols]).sum(-1) + h64[cols]
+
+
+def _rank(scores: Tensor, cols: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The k best of ``cols`` (s, c) by ``scores`` (s, c), ties to the smaller index."""
+    order = cols.argsort(dim=1, stable=True)  # ascending index first, then a stable sort by score
+    cols, scores = cols.gather(1, order), scores.gather(1, order)
+    top = scores.argsort(dim=1, descending=True, stable=True)[:, :k]
+    return scores.gather(1, top), cols.gather(1, top)
+
+
+class _Exact:
+    """Float64 copies of the targets and potential, and the bounds of :func:`_error_bound`."""
+
+    def __init__(self, targets: Tensor, potential: Tensor):
+        self.y = targets.detach().to(torch.float64)
+        self.h = potential.detach().to(torch.float64)
+        self.y_max = float(self.y.norm(dim=1).max()) if self.y.numel() else 0.0
+        self.h_max = float(self.h.abs().max()) if self.h.numel() else 0.0
+
+    def bound(self, x: Tensor) -> Tensor:
+        return _error_bound(x, self.y_max, self.h_max)  # (s,)
+
+    def argmax(self, scorer: PowerScorer, x: Tensor, x64: Tensor) -> Tensor:
+        """The exact float64 argmax (ties: smaller index) of rows x64 (s, d); x = x64 in float32: (s,)."""
+        slab = 2.0 * float(self.bound(x).max()) if x.shape[0] else 0.0
+        _, idx, rows, cols = scorer.argmax(x, slab=slab)  # every target within slab of the best
+        if not rows.numel():
+            return idx
+        near, pos = torch.unique(rows, return_inverse=True)  # (r,) rows with a near-tie
+        cnt = torch.bincount(pos, minlength=near.numel())
+        order = pos.argsort(stable=True)
+        pos, cols = pos[order], cols[order]
+        slot = torch.arange(pos.numel(), device=x.device) - (cnt.cumsum(0) - cnt)[pos] + 1
+        cand = idx[near][:, None].repeat(1, int(cnt.max()) + 1)  # (r, c), padded with the best
+        cand[pos, slot] = cols
+        out = idx.clone()
+        out[near] = _rank(_exact_scores(x64[near], self.y, self.h, cand), cand, 1)[1][:, 0]
+        return out
+
+    def topk(self, scorer: PowerScorer, x: Tensor, x64: Tensor, k: int) -> tuple[Tensor, Tensor]:
+        """The exact float64 top-k (ties: smaller index) of rows x64 (s, d); x = x64 in float32."""
+        n = self.y.shape[0]
+        kk = min(k + 1, n)
+        v32, i32 = scorer.topk(x, kk)  # (s, kk) float32 candidates
+        vals, idx = _rank(_exact_scores(x64, self.y, self.h, i32), i32, k)
+        if kk == n:
+            return vals, idx
+        # A target outside the candidates scores exactly at most v32[:, -1] + err: the top k
+        # are certain where the exact k-th score is above that; other rows are scored in full.
+        unsure = vals[:, -1] <= v32[:, -1].double() + self.bound(x)
+        if unsure.any():
+            r = unsure.nonzero().squeeze(1)
+            full = x64[r] @ self.y.T + self.h  # (r, n)
+            vals[r], idx[r] = _rank(full, torch.arange(n, device=x.device).expand(r.numel(), n), k)
+        return vals, idx
+
+
 def power_scores_topk(
     w: Tensor, targets: Tensor, potential: Tensor, k: int, chunk_size: int | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -149,7 +239,8 @@ def power_scores_topk(
 
     w (m, d), targets (n, d), potential (n,) -> values (m, k) float32, indices (m, k) long,
     on ``w``'s device.  Chunked over samples and targets; memory O(chunk_size * 2048).
-    ``indices[:, 0]`` is the power cell of each sample (see :func:`cell_index`).
+    ``indices[:, 0]`` is the power cell of each sample, always equal to :func:`cell_index`:
+    the candidates are ranked by their float64 scores, ties to the smaller index.
     """
     _check_query(w, targets, potential)
     n = targets.shape[0]
@@ -158,21 +249,25 @@ def power_scores_topk(
     scorer = PowerScorer(targets.to(w.device), potential.to(w.device))
     s = int(chunk_size or default_chunk_size(w.device))
     x = w.detach().to(torch.float32)
-    outs = [scorer.topk(x[i : i + s], int(k)) for i in range(0, x.shape[0], s)]
+    exact, w64 = _Exact(targets.to(w.device), potential.to(w.device)), w.detach().to(torch.float64)
+    outs = [exact.topk(scorer, x[i : i + s], w64[i : i + s], int(k)) for i in range(0, x.shape[0], s)]
     if not outs:
         return (torch.empty(0, k, device=w.device), torch.empty(0, k, dtype=torch.long, device=w.device))
-    return torch.cat([o[0] for o in outs]), torch.cat([o[1] for o in outs])
+    return torch.cat([o[0] for o in outs]).float(), torch.cat([o[1] for o in outs])
 
 
 def cell_index(w: Tensor, targets: Tensor, potential: Tensor, chunk_size: int | None = None) -> Tensor:
     """Power cell of each sample: ``argmax_j <w, y_j> + h_j`` (m,) long on ``w``'s device.
 
     The semi-discrete OT map is ``T(w) = targets[cell_index(w, targets, potential)]``.
-    Ties have measure zero; float32 scores, chunked like :func:`power_scores_topk`.
+    Float32 scores, chunked like :func:`power_scores_topk`; samples whose best scores are
+    closer than the float32 error are decided in float64, ties to the smaller index (see
+    the module docstring), so the answer does not depend on the machine's GEMM kernel.
     """
     _check_query(w, targets, potential)
     scorer = PowerScorer(targets.to(w.device), potential.to(w.device))
     s = int(chunk_size or default_chunk_size(w.device))
     x = w.detach().to(torch.float32)
-    out = [scorer.argmax(x[i : i + s])[1] for i in range(0, x.shape[0], s)]
+    exact, w64 = _Exact(targets.to(w.device), potential.to(w.device)), w.detach().to(torch.float64)
+    out = [exact.argmax(scorer, x[i : i + s], w64[i : i + s]) for i in range(0, x.shape[0], s)]
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long, device=w.device)
