@@ -45,14 +45,10 @@ def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def _sdot_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:
-    from aeot.ot.extended import apply_extended_map, sample_source
+    from aeot.ot.extended import sample_source
 
     r = sampler.result_
-    w = sample_source(2 * n, r.low, r.high, g)
-    fn = lambda p: apply_extended_map(p, r, sampler.codes_, epsilon=sampler.epsilon_, k=sampler.k,  # noqa: E731
-                                      mode=sampler.mode_, angle=sampler.angle, pair_weight=sampler.pair_weight,
-                                      chunk_size=sampler.chunk_size).values
-    return w, fn
+    return sample_source(2 * n, r.low, r.high, g), lambda p: sampler.map_source(p).values
 
 
 def _gaussian_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:

@@ -7,6 +7,7 @@ import torch
 
 from aeot.ot.exact import assignment
 from aeot.ot.extended import (
+    MODES,
     apply_extended_map,
     barycentric,
     default_epsilon,
@@ -55,14 +56,16 @@ def test_quadrant_cells_known_barycentric_answer():
     res = voronoi_result(sites)
     z = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [5.0, 5.0, 5.0]], dtype=torch.float64)
     w = torch.tensor([[0.4, 0.3]], dtype=torch.float64)  # cell 0; neighbours 1, 2; lambda = (0.6, 0.3, 0.1)
-    out = extended_map(w, res, z, epsilon=math.inf)
+    # (the projection mode's top-3 cells; the four co-circular centres have two Delaunay
+    # triangulations, so the paper's map is tested on centres in general position below)
+    out = extended_map(w, res, z, epsilon=math.inf, mode="projection")
     assert torch.allclose(out, 0.6 * z[0] + 0.3 * z[1] + 0.1 * z[2], atol=1e-12)
     # sigma_epsilon test: |z0 - z1| = |z0 - z2| = |z1 - z2| = sqrt(2); a smaller epsilon gives z_i.
-    assert torch.equal(extended_map(w, res, z, epsilon=1.4), z[:1])
-    assert torch.allclose(extended_map(w, res, z, epsilon=1.5), out)
+    assert torch.equal(extended_map(w, res, z, epsilon=1.4, mode="projection"), z[:1])
+    assert torch.allclose(extended_map(w, res, z, epsilon=1.5, mode="projection"), out)
 
 
-def test_point_inside_the_simplex_of_centres_gets_the_same_combination_of_codes():
+def test_projection_mode_inside_its_top_cells_simplex_gets_the_same_combination_of_codes():
     res, z, g = random_setup(n=40, d=2, dz=4)
     w = sample_source(400, res.low, res.high, g)  # (m, 2)
     # Independent answer: the top-3 cells by brute force, barycentric coordinates by a 3x3 solve.
@@ -74,12 +77,12 @@ def test_point_inside_the_simplex_of_centres_gets_the_same_combination_of_codes(
     inside = (lam > 1e-6).all(1)
     assert inside.sum() > 50  # the test covers many samples
     expected = (lam[:, :, None] * z.double()[top]).sum(1)
-    got = apply_extended_map(w, res, z, epsilon=math.inf)
+    got = apply_extended_map(w, res, z, epsilon=math.inf, mode="projection")
     assert torch.allclose(got.values[inside].double(), expected[inside], atol=1e-5)
-    assert got.interpolated[inside].all()
+    assert got.interpolated[inside].all() and torch.equal(got.inside, inside)
     assert torch.equal(got.cells, top[:, 0])
     # chunking changes nothing
-    assert torch.equal(extended_map(w, res, z, epsilon=math.inf, chunk_size=7), got.values)
+    assert torch.equal(extended_map(w, res, z, epsilon=math.inf, chunk_size=7, mode="projection"), got.values)
 
 
 def test_epsilon_zero_is_the_plain_ot_map():
@@ -87,21 +90,23 @@ def test_epsilon_zero_is_the_plain_ot_map():
     w = sample_source(300, res.low, res.high, g)
     t = ot_map(w, res, z)
     assert torch.equal(t, z[torch.cdist(w, res.targets).argmin(1)])
-    for mode in ("simplex", "pairs"):
+    for mode in ("paper", "pyomt-pairs", "projection", "plain", "simplex", "pairs"):  # and the old names
         assert torch.equal(extended_map(w, res, z, epsilon=0.0, mode=mode), t)
+    assert torch.equal(extended_map(w, res, z, epsilon=math.inf, mode="plain"), t)
 
 
 def test_outputs_lie_in_the_epsilon_complex_around_the_own_code():
     res, z, g = random_setup(n=50, d=2, dz=3)
     w = sample_source(500, res.low, res.high, g)
     for eps in (0.5, 1.5, 4.0):
-        for mode, k in (("simplex", None), ("simplex", 2), ("simplex", 6), ("pairs", 4)):
+        for mode, k in (("paper", None), ("projection", None), ("projection", 2), ("projection", 6),
+                        ("pyomt-pairs", 4)):
             out = apply_extended_map(w, res, z, epsilon=eps, mode=mode, k=k, angle=math.pi)
             gap = (out.values - z[out.cells]).norm(dim=1)
             assert gap.max() <= eps + 1e-5, (eps, mode, k)
             assert torch.isfinite(out.values).all()
     # a bigger epsilon interpolates at least as often in pairs mode (one neighbour, monotone test)
-    f = [apply_extended_map(w, res, z, epsilon=e, mode="pairs", angle=math.pi).interpolated.float().mean()
+    f = [apply_extended_map(w, res, z, epsilon=e, mode="pyomt-pairs", angle=math.pi).interpolated.float().mean()
          for e in (0.5, 1.5, 4.0)]
     assert f[0] <= f[1] <= f[2] and f[2] > 0.5
 
@@ -122,7 +127,7 @@ def test_degenerate_configurations_never_give_nan():
         (voronoi_result(res.targets, potential_shift=shift), z),
     ]
     for r, codes in cases:
-        for mode in ("simplex", "pairs"):
+        for mode in MODES:
             for k in (1, 2, 3, 8, 50):
                 out = apply_extended_map(w, r, codes, epsilon=1.0, k=k, mode=mode, angle=math.pi)
                 assert torch.isfinite(out.values).all(), (mode, k)
@@ -140,9 +145,9 @@ def test_pairs_mode_fixed_weight_and_angle_threshold():
     res = voronoi_result(sites)
     z = torch.tensor([[0.0, 0.0], [4.0, 0.0]])
     w = torch.tensor([[0.1, 0.5], [0.9, 0.2]], dtype=torch.float64)  # cells 0 and 1
-    out = extended_map(w, res, z, epsilon=math.inf, mode="pairs", angle=math.pi)
+    out = extended_map(w, res, z, epsilon=math.inf, mode="pyomt-pairs", angle=math.pi)
     assert torch.allclose(out, torch.tensor([[3.0, 0.0], [1.0, 0.0]]))  # 0.25 z_i + 0.75 z_j
-    out = extended_map(w, res, z, epsilon=math.inf, mode="pairs", angle=math.pi, pair_weight=0.5)
+    out = extended_map(w, res, z, epsilon=math.inf, mode="pyomt-pairs", angle=math.pi, pair_weight=0.5)
     assert torch.allclose(out, torch.tensor([[2.0, 0.0], [2.0, 0.0]]))
     # normals (y, -1)/|(y, -1)| of the two planes make an angle of about 0.38 rad
     nm = torch.cat([sites, -torch.ones(2, 1, dtype=torch.float64)], 1)
@@ -169,22 +174,27 @@ def test_barycentric_projection_and_simplex_projection():
 
 def test_default_epsilon_is_a_quantile_of_the_simplex_diameters():
     res, z, g = random_setup(n=40, d=2, dz=3)
-    for mode in ("simplex", "pairs"):
+    for mode in ("paper", "projection", "pyomt-pairs"):
         eps = [default_epsilon(res, z, quantile=q, mode=mode, angle=math.pi,
                                generator=torch.Generator().manual_seed(1)) for q in (0.0, 0.5, 0.8, 1.0)]
         assert eps == sorted(eps) and eps[1] > 0
-        # about the quantile's share of fresh source samples interpolates
+        # about the quantile's share of the fresh source samples that have a simplex interpolates
         w = sample_source(2000, res.low, res.high, g)
-        f = apply_extended_map(w, res, z, epsilon=eps[2], mode=mode, angle=math.pi).interpolated.float().mean()
+        out = apply_extended_map(w, res, z, epsilon=eps[2], mode=mode, angle=math.pi)
+        f = out.interpolated.float().sum() / (out.inside.sum() if mode == "paper" else w.shape[0])
         assert 0.55 < f <= 0.9, (mode, f)
-    assert default_epsilon(voronoi_result(res.targets[:1]), z[:1], mode="pairs") == 0.0  # no pairs at all
+    assert default_epsilon(voronoi_result(res.targets[:1]), z[:1], mode="pyomt-pairs") == 0.0  # no pairs at all
+    assert default_epsilon(res, z, mode="plain") == 0.0
     # Many simplices straddle a gap (codes of every 4th cell sit 100 away): the quantile alone
     # would land among them; the cap at 3x the median diameter keeps epsilon within the modes.
     far = z.clone()
     far[::4] += 100.0
-    dm = apply_extended_map(sample_source(1000, res.low, res.high, g), res, far, epsilon=math.inf).diameter
+    # (the projection mode's top-3 simplices: with the own cell added, more than half of the
+    # paper's simplices straddle here, beyond what any cap at the median can separate)
+    dm = apply_extended_map(sample_source(1000, res.low, res.high, g), res, far, epsilon=math.inf,
+                            mode="projection").diameter
     assert (dm > 50).float().mean() > 0.25
-    eps = default_epsilon(res, far, generator=torch.Generator().manual_seed(1))
+    eps = default_epsilon(res, far, generator=torch.Generator().manual_seed(1), mode="projection")
     assert 0 < eps < 50
     with pytest.raises(ValueError, match="quantile"):
         default_epsilon(res, z, quantile=2.0)

@@ -36,7 +36,7 @@ def test_samples_lie_in_the_epsilon_complex_and_keep_the_codes_dtype():
 
 def test_every_mode_gets_its_share_of_samples():
     z, labels = blobs(sizes=(30, 20, 10))
-    for mode in ("simplex", "pairs"):
+    for mode in ("paper", "pyomt-pairs", "projection", "plain"):
         s = make_sampler("sdot", **FAST, mode=mode).fit(z)
         x = s.sample(3000)
         nearest = labels[torch.cdist(x, z).argmin(1)]
@@ -44,6 +44,7 @@ def test_every_mode_gets_its_share_of_samples():
         assert torch.allclose(share, torch.tensor([0.5, 1 / 3, 1 / 6], dtype=torch.float64), atol=0.06), (mode, share)
         # nothing lands in the gaps between the clusters
         assert torch.cdist(x, z).min(1).values.max() <= s.epsilon_ + 1e-5 < 1.0
+        assert (s.epsilon_ == 0.0) == (mode == "plain")  # the plain map interpolates nothing
 
 
 def test_duplicate_codes_are_merged_and_keep_their_mass():
@@ -92,11 +93,23 @@ def test_fit_reports_progress_and_bad_parameters_are_named():
             make_sampler("sdot", **bad).fit(z)
 
 
-def test_auto_mode_is_the_simplex_in_low_and_pairs_in_high_dimension():
+def test_default_is_the_paper_map_and_old_mode_names_still_load():
     from aeot.samplers.sdot import AUTO_SIMPLEX_MAX_DIM
 
     g = torch.Generator().manual_seed(0)
-    low = make_sampler("sdot", **FAST).fit(torch.randn(40, 2, generator=g))
-    high = make_sampler("sdot", **FAST).fit(torch.randn(40, AUTO_SIMPLEX_MAX_DIM + 1, generator=g))
-    assert (low.mode_, high.mode_) == ("simplex", "pairs")
-    assert make_sampler("sdot", **FAST, mode="simplex").fit(torch.randn(40, 12, generator=g)).mode_ == "simplex"
+    assert make_sampler("sdot", **FAST).fit(torch.randn(40, 2, generator=g)).mode_ == "paper"
+    # "auto" is the rule of runs made before the paper's map existed: projection, then pairs
+    low = make_sampler("sdot", **FAST, mode="auto").fit(torch.randn(40, 2, generator=g))
+    high = make_sampler("sdot", **FAST, mode="auto").fit(torch.randn(40, AUTO_SIMPLEX_MAX_DIM + 1, generator=g))
+    assert (low.mode_, high.mode_) == ("projection", "pyomt-pairs")
+    assert make_sampler("sdot", **FAST, mode="simplex").fit(torch.randn(40, 12, generator=g)).mode_ == "projection"
+    assert make_sampler("sdot", **FAST, mode="pairs").fit(torch.randn(40, 12, generator=g)).mode_ == "pyomt-pairs"
+
+
+def test_map_source_reports_the_simplex_of_each_sample():
+    g = torch.Generator().manual_seed(1)
+    s = make_sampler("sdot", **FAST, epsilon=float("inf")).fit(torch.randn(60, 2, generator=g))
+    w = torch.rand(500, 2, generator=g, dtype=torch.float64)
+    out = s.map_source(w)
+    assert out.inside.float().mean() > 0.5  # in 2-D most of the box lies in the hull of the centres
+    assert torch.equal(out.interpolated, out.inside & out.interpolated)

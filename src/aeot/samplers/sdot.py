@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import torch
 
 from aeot.errors import ConfigError
-from aeot.ot.extended import MODES, apply_extended_map, default_epsilon, sample_source
+from aeot.ot.extended import MODES, Triangulation, apply_extended_map, default_epsilon, resolve_mode, sample_source
 from aeot.ot.semidiscrete import SemiDiscreteResult, solve_semidiscrete
 from aeot.samplers.base import LatentSampler, positive
 from aeot.samplers.registry import register_sampler
@@ -35,13 +35,19 @@ class SDOTSampler(LatentSampler):
     ``tol``, ``tol_max``, ``lr``, ``n_samples``, ``max_samples``, ``hessian_samples``,
     ``qmc`` and ``normalize`` are its knobs, ``None`` keeps its default). ``sample(n)``
     draws ``n`` uniform points in the box and applies the extended map
-    :func:`aeot.ot.extended.extended_map` with ``mode``
-    (``"simplex"``: the paper's barycentric interpolation over the top ``k`` cells, default
-    ``d + 1``; ``"pairs"``: the reference code's interpolation between two neighbouring
-    cells whose supporting planes are within ``angle`` radians, weight ``pair_weight``;
-    ``"auto"`` (default): ``"simplex"`` for d <= AUTO_SIMPLEX_MAX_DIM (8) and ``"pairs"`` above,
-    because a simplex of d + 1 codes in a 64-dimensional latent space averages dozens of
-    codes into a blurred image: compare `aeot sample --sampler-param mode=simplex` on a digits run).
+    :func:`aeot.ot.extended.extended_map` with ``mode``:
+    ``"paper"`` (default): the paper's map, barycentric coordinates of ``w`` in the Delaunay
+    simplex of mass centres that contains it, mapped linearly onto the simplex of codes;
+    outside the hull of the centres (most of the box in high dimension) the plain map.
+    ``"pyomt-pairs"``: the reference code's interpolation between two neighbouring cells
+    whose supporting planes are within ``angle`` radians, weight ``pair_weight`` (its
+    push-forward is a finite set of points). ``"projection"``: aeot's earlier
+    top-``k``-cells projection (not continuous). ``"plain"``: the OT map T, i.e. the
+    training codes. ``"auto"``: the rule before issue 19 (``"projection"`` for d <= 8,
+    ``"pyomt-pairs"`` above), kept so that old runs sample as they did; old names
+    ``"simplex"`` / ``"pairs"`` still mean ``"projection"`` / ``"pyomt-pairs"``. Why the
+    paper's map is the default, and what each mode gives on real codes:
+    docs/extended_map.md.
 
     ``epsilon`` bounds the simplices of the complex sigma_epsilon, hence
     ``W2(samples, codes) <= epsilon`` (Theorem 1); ``None`` takes the ``epsilon_quantile``
@@ -67,7 +73,7 @@ class SDOTSampler(LatentSampler):
     epsilon_quantile: float = 0.8
     n_probe: int = 1000
     k: int | None = None
-    mode: str = "auto"
+    mode: str = "paper"
     angle: float = 0.7
     pair_weight: float = 0.75
     chunk_size: int = 1024
@@ -87,8 +93,12 @@ class SDOTSampler(LatentSampler):
                 raise ConfigError(f"{knob} must be True or False, got {getattr(self, knob)!r}")
         if self.method not in ("newton", "adam"):
             raise ConfigError(f"method must be 'newton' or 'adam', got {self.method!r}")
-        if self.mode not in (*MODES, "auto"):
-            raise ConfigError(f"mode must be one of auto, {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode != "auto":
+            try:
+                resolve_mode(self.mode)
+            except ValueError:
+                raise ConfigError(f"mode must be one of {', '.join(MODES)} (or auto, the old rule), "
+                                  f"got {self.mode!r}") from None
         if self.epsilon is not None and not (_is_number(self.epsilon) and self.epsilon >= 0):
             raise ConfigError(f"epsilon must be None or a number >= 0 (inf allowed), got {self.epsilon!r}")
         if not (_is_number(self.epsilon_quantile) and 0.0 <= self.epsilon_quantile <= 1.0):
@@ -100,10 +110,10 @@ class SDOTSampler(LatentSampler):
 
     @property
     def mode_(self) -> str:
-        """The extended-map mode in use: ``mode``, with ``"auto"`` resolved by the code dimension."""
+        """The extended-map mode in use: ``mode`` under its current name, ``"auto"`` resolved by d."""
         if self.mode != "auto":
-            return self.mode
-        return "simplex" if self.dim_ <= AUTO_SIMPLEX_MAX_DIM else "pairs"
+            return resolve_mode(self.mode)
+        return "projection" if self.dim_ <= AUTO_SIMPLEX_MAX_DIM else "pyomt-pairs"
 
     def _fit(self, z: torch.Tensor) -> None:
         knobs = {k: getattr(self, k) for k in _SOLVER_KNOBS if getattr(self, k) is not None}
@@ -115,11 +125,12 @@ class SDOTSampler(LatentSampler):
         result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress, **knobs)
         self.codes_ = codes  # (n_unique, d)
         self.result_ = result
+        self._tri = None
         if self.epsilon is None:  # a generator of its own: fitting does not advance generator_
             probe = torch.Generator(device=result.low.device).manual_seed(int(self.seed) + 1)
             self.epsilon_ = default_epsilon(result, self.codes_, quantile=self.epsilon_quantile, n_probe=self.n_probe,
                                             generator=probe, k=self.k, mode=self.mode_, angle=self.angle,
-                                            chunk_size=self.chunk_size)
+                                            chunk_size=self.chunk_size, triangulation=self._triangulation())
         else:
             self.epsilon_ = float(self.epsilon)
 
@@ -129,12 +140,27 @@ class SDOTSampler(LatentSampler):
             numbers = {k: v for k, v in info.items() if k not in ("event", "task", "step", "total")}
             self._emit_step(int(info.get("step", 0)), int(info.get("total", 0)), **numbers)
 
+    def _triangulation(self) -> Triangulation | None:
+        """The Delaunay triangulation of the fitted mass centres (paper mode), built once."""
+        if self.mode_ != "paper":
+            return None
+        tri = getattr(self, "_tri", None)
+        if tri is None or tri.centers.shape != self.result_.centers.shape:
+            tri = self._tri = Triangulation(self.result_.centers)
+        return tri
+
+    def map_source(self, w: torch.Tensor) -> Any:
+        """The extended map of source points ``w`` (m, d) in the box: an ``ExtendedSamples``
+        (``values`` are the latents; ``cells``, ``interpolated``, ``inside``, ``diameter``)."""
+        self._check_fitted()
+        return apply_extended_map(w, self.result_, self.codes_, epsilon=self.epsilon_, k=self.k, mode=self.mode_,
+                                  angle=self.angle, pair_weight=self.pair_weight, chunk_size=self.chunk_size,
+                                  triangulation=self._triangulation())
+
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         r = self.result_
         w = sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
-        out = apply_extended_map(w, r, self.codes_, epsilon=self.epsilon_, k=self.k, mode=self.mode_,
-                                 angle=self.angle, pair_weight=self.pair_weight, chunk_size=self.chunk_size)
-        return out.values
+        return self.map_source(w).values
 
     def _fitted_state(self) -> dict[str, Any]:
         result = {f.name: getattr(self.result_, f.name) for f in dataclasses.fields(self.result_)}
@@ -150,6 +176,7 @@ class SDOTSampler(LatentSampler):
         self.n_duplicates_ = int(state["n_duplicates"])
         self.epsilon_ = float(state["epsilon"])
         self.result_ = SemiDiscreteResult(**state["result"])
+        self._tri = None
 
 
 def _is_number(x: Any) -> bool:
