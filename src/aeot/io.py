@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from collections.abc import Iterator
@@ -49,6 +50,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())  # again: a writer may have replaced the file (safetensors does)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -189,7 +191,13 @@ def save_checkpoint(
         "state": skeleton,
     }
     with atomic_path(path) as tmp:
-        st_save_file(tensors, str(tmp), metadata={"aeot": to_json(meta)})
+        try:
+            st_save_file(tensors, str(tmp), metadata={"aeot": to_json(meta)})
+        except SafetensorError as e:  # the writer's OS errors (disk full, size limit) as OSError
+            code = re.search(r"os error (\d+)", str(e))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from None
     return Path(path)
 
 
