@@ -32,7 +32,12 @@ def tiny_run(_tiny_run, tmp_path):
 def test_run_ends_with_an_evaluation_and_a_report_whose_figures_exist(tiny_run):
     ev = json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
     rows = {r["row"]: r for r in ev["spaces"]["classifier"]["rows"]}
-    assert set(rows) == {"generated", "real B (floor)", "real B blurred", "real B without class 0"}
+    assert set(rows) == {"generated", "generated vs real A", "real B (floor)", "real B blurred",
+                         "real B without class 0"}
+    # the floor and the generated row it bounds are at the same n (issue 18 item 6)
+    assert rows["generated vs real A"]["n"] == rows["real B (floor)"]["n"] == "179 vs 179"
+    assert rows["generated"]["n"] == "1000 vs 359"
+    assert ev["latent"]["generated"]["n"] == ev["latent"]["training codes (reference)"]["n"]
     for r in rows.values():
         for key in ("fid", "precision", "recall", "kid", "inception_score", "classes_covered"):
             assert r[key] is not None, key
@@ -116,8 +121,8 @@ def test_evaluate_with_own_inception_weights_adds_the_inception_space(tiny_run, 
     ev = json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
     assert set(ev["spaces"]) == {"classifier", "inception"}
     rows = ev["spaces"]["inception"]["rows"]
-    assert [r["row"] for r in rows][:2] == ["generated", "real B (floor)"]
-    assert len(rows) == 4 and all(r["fid"] >= 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in rows)
+    assert [r["row"] for r in rows][:3] == ["generated", "generated vs real A", "real B (floor)"]
+    assert len(rows) == 5 and all(r["fid"] >= 0 and 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in rows)
     assert "inception_score" not in rows[0]  # IS and coverage come from the classifier space only
     assert ev["spaces"]["inception"]["weights"] == str(weights)
     assert "Metrics: inception features" in (tiny_run / "report.md").read_text()

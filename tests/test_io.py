@@ -1,4 +1,5 @@
 import os
+import stat
 
 import pytest
 import torch
@@ -6,6 +7,7 @@ from safetensors.torch import save_file
 
 from aeot.errors import CheckpointError
 from aeot.io import (
+    atomic_path,
     atomic_write_bytes,
     flatten_state,
     load_checkpoint,
@@ -97,3 +99,49 @@ def test_module_state_mismatch_names_the_problem(tmp_path):
         load_module_state(b, a.state_dict(), path=tmp_path / "x", what="autoencoder")
     with pytest.raises(CheckpointError, match="missing"):
         load_module_state(torch.nn.Sequential(a), a.state_dict(), path=tmp_path / "x", what="autoencoder")
+
+
+@pytest.mark.parametrize("fault", [RuntimeError("encoder failed"), KeyboardInterrupt()])
+def test_an_error_while_writing_removes_the_temporary_file(tmp_path, fault):
+    path = atomic_write_bytes(tmp_path / "f.bin", b"old")
+    with pytest.raises(type(fault)):
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(b"half")
+            raise fault
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_written_files_get_the_mode_of_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        a = atomic_write_bytes(tmp_path / "a.bin", b"x")
+        b = save_checkpoint(tmp_path / "b.safetensors", kind="T", state={"w": torch.ones(2)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(a.stat().st_mode) == stat.S_IMODE(b.stat().st_mode) == 0o640  # not mkstemp's 0600
+
+
+def test_staged_files_arrive_together_or_not_at_all(tmp_path):
+    from aeot.staging import remove_orphans, staged
+
+    (tmp_path / "a.txt").write_text("old a")
+    with pytest.raises(ValueError):
+        with staged(tmp_path) as s:
+            atomic_write_bytes(s.path("a.txt"), b"new a")
+            raise ValueError("the second file failed")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"] and (tmp_path / "a.txt").read_text() == "old a"
+    with staged(tmp_path) as s:
+        atomic_write_bytes(s.path("a.txt"), b"new a")
+        assert s.find("a.txt") != tmp_path / "a.txt" and s.find("b.txt") == tmp_path / "b.txt"
+        atomic_write_bytes(s.path("b.txt"), b"new b")
+        assert (tmp_path / "a.txt").read_text() == "old a"  # nothing arrives before the end
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert (tmp_path / "a.txt").read_text() == "new a"
+    # what killed processes leave: removed; files that are not aeot's: kept
+    (tmp_path / ".a.txt.x1y2.tmp").write_text("")
+    (tmp_path / ".tmpq9").write_text("")
+    (tmp_path / ".stage-k3").mkdir()
+    (tmp_path / "mine.tmp").write_text("")
+    (tmp_path / ".hidden").write_text("")
+    assert len(remove_orphans(tmp_path)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", "a.txt", "b.txt", "mine.tmp"]

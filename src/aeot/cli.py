@@ -1,7 +1,8 @@
 """Command line: argument parsing and progress display only; the work is in the library.
 
-Errors meant for users (``AeotError``, ``ValueError`` from validation) print one line
-and exit with status 2, without a traceback.
+Expected faults (aeot's errors, bad values, OS errors such as a read-only or full disk,
+a diverging training) print one line and exit with status 2, without a traceback; only a
+genuine bug prints a traceback (exit 1), see :mod:`aeot.cli_errors`.
 """
 
 from __future__ import annotations
@@ -13,59 +14,12 @@ from typing import Any
 
 from aeot import __version__
 from aeot.cli_baseline import add_baseline_parser
+from aeot.cli_errors import EXIT_USAGE, ignore_file_size_signal, run_command
 from aeot.cli_eval import add_eval_parsers
+from aeot.cli_progress import SDOT_FIELDS, TqdmProgress, sdot_stop_rule
 from aeot.errors import AeotError, ConfigError
 
-EXIT_USAGE = 2
-
-
-# ----------------------------------------------------------------------------- progress
-class TqdmProgress:
-    """Turns the library's progress events into tqdm bars and stage lines."""
-
-    def __init__(self, stream=sys.stderr, log=sys.stdout):
-        self.stream = stream  # bars (stderr, like every progress bar)
-        self.log = log  # stage lines (stdout): stderr keeps only bars and the error line
-        self.bar = None
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        from tqdm import tqdm
-
-        kind = event.get("event")
-        if kind == "stage":
-            self.close()
-            print(f"[{event['stage']}] {event.get('message', '')}", file=self.log, flush=True)
-        elif kind == "batch":
-            total = event["epochs"] * event["n_batches"]
-            if self.bar is None:
-                done = (event["epoch"] - 1) * event["n_batches"] + event["batch"] - 1
-                self.bar = tqdm(total=total, initial=done, desc="train-ae", unit="batch",
-                                file=self.stream, dynamic_ncols=True, mininterval=0.5)
-            self.bar.update(1)
-            self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}", loss=f"{event['loss']:.4f}",
-                                 refresh=False)
-        elif kind == "step":  # generic long fit: {"task", "step", "total", **numbers}
-            if self.bar is None or getattr(self.bar, "desc", None) != event["task"]:
-                self.close()
-                self.bar = tqdm(total=event["total"], initial=event["step"] - 1, desc=event["task"],
-                                file=self.stream, dynamic_ncols=True, mininterval=0.5)
-            self.bar.update(event["step"] - self.bar.n)
-            extra = {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in event.items()
-                     if k not in ("event", "task", "step", "total")}
-            if extra:
-                self.bar.set_postfix(extra, refresh=False)
-            if event["step"] >= event["total"]:
-                self.close()
-        elif kind == "epoch" and self.bar is not None:
-            self.bar.set_postfix(epoch=f"{event['epoch']}/{event['epochs']}",
-                                 train=f"{event['train_mse']:.4f}", val=f"{event['val_mse']:.4f}")
-            if event["epoch"] == event["epochs"]:
-                self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+__all__ = ["EXIT_USAGE", "TqdmProgress", "build_parser", "main"]
 
 
 # ----------------------------------------------------------------------------- parser
@@ -75,8 +29,11 @@ def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
 
     S = argparse.SUPPRESS  # options not given keep the config's value (default or --config / --resume)
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data>-<command>)")
-    p.add_argument("--config", type=Path, default=None, help="start from a config.json written by an earlier run")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--config", type=Path, default=None,
+                   help="start from a run config written by an earlier run (config.json, or a copy of any name)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (same settings; only --epochs and "
+                        "--n-samples may change); removes temporary files left by a killed run")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
     g = p.add_argument_group("data")
     g.add_argument("--data", dest="data.name", default=S, choices=list_datasets(), help="dataset (default: digits)")
@@ -97,7 +54,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
     if with_sampler:
         from aeot.samplers import list_samplers
 
-        g = p.add_argument_group("latent sampler")
+        g = p.add_argument_group("latent sampler", f"sdot progress bar: {SDOT_FIELDS}.")
         g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
         g.add_argument("--sampler-param", dest="sampler_param", action="append", default=S, metavar="KEY=VALUE",
                        help="a sampler hyperparameter, e.g. steps=2000 or epsilon=0.5 (JSON values; repeatable)")
@@ -121,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p, with_sampler=False)
     p.set_defaults(func=cmd_train_ae)
     p = sub.add_parser("sample", help="re-fit the latent sampler of a finished run (keeps its autoencoder) and rewrite its report")
-    p.add_argument("--out", type=Path, required=True, help="the run directory")
+    p.add_argument("--run", "--out", dest="out", type=Path, required=True, metavar="RUN_DIR",
+                   help="the run directory to re-sample, in place (--out: the older name of this option)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    g = p.add_argument_group("latent sampler")
+    g = p.add_argument_group("latent sampler", f"sdot progress bar: {SDOT_FIELDS}.")
     from aeot.samplers import list_samplers
 
     S = argparse.SUPPRESS
@@ -224,7 +182,7 @@ def _config(args: argparse.Namespace, command: str):
 
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     if args.config is not None:
-        base = read_run_config(args.config.parent if args.config.name == "config.json" else args.config)
+        base = read_run_config(args.config)  # a config.json, a copy of any name, or a run directory
     elif args.resume and args.out is not None and (args.out / "config.json").exists():
         base = read_run_config(args.out)
     else:
@@ -258,10 +216,15 @@ def _sampler_overrides(base, overrides: dict[str, Any], params: list[str] | None
         overrides["sampler.params"] = {**start, **dict(_parse_param(p) for p in params or [])}
 
 
+def _stop_rules(sampler: str | None, params: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The sdot bar's tolerances: the sampler's own, else the solver's defaults."""
+    return {"sdot": sdot_stop_rule(params if sampler == "sdot" and isinstance(params, dict) else None)}
+
+
 def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str, Any], Path]:
     """Resolve the config, then run a pipeline stage with progress bars."""
     cfg, out = _config(args, command)
-    progress = TqdmProgress()
+    progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
         return stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress), out
     finally:
@@ -287,7 +250,7 @@ def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bo
 
     resume = resume and (run_dir / "refine" / "checkpoint.safetensors").exists()
     cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
-    progress = TqdmProgress()
+    progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
     try:
         result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
                                    device=_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
@@ -328,7 +291,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     _sampler_overrides(base, overrides, getattr(args, "sampler_param", None))
     cfg = apply_overrides(base, overrides)
-    progress = TqdmProgress()
+    progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
         result = resample_run(cfg, args.out, device=_device(args.device), progress=progress)
     finally:
@@ -365,12 +328,9 @@ def cmd_toy(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    ignore_file_size_signal()  # past `ulimit -f` a write fails with EFBIG: one line instead of a kill
     try:
-        return args.func(args)
-    except (AeotError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"aeot: error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
+        return run_command(args.func, args)
     except KeyboardInterrupt:
         again = ("run the same command again: finished stages are reused" if args.command == "reproduce"
                  else "continue with --resume")

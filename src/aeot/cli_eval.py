@@ -68,7 +68,8 @@ def cmd_classifier(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from aeot.cli import TqdmProgress, _device
-    from aeot.evaluate import evaluate_run, summary_lines
+    from aeot.eval_report import summary_lines
+    from aeot.evaluate import evaluate_run
 
     progress = TqdmProgress()
     try:
@@ -87,7 +88,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from aeot.evaluate import compare_runs
+    from aeot.eval_report import compare_runs
 
     table = compare_runs(args.run_dirs, out=args.out)
     print(table, end="")

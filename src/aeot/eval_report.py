@@ -3,12 +3,20 @@ strips, the metrics tables of report.md and the cross-run comparison table."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from aeot.errors import ConfigError
+from aeot.io import atomic_write_bytes, read_json_object
+from aeot.preflight import check_out_file
 from aeot.report import markdown_table, save_image_grid
+
+# Row names of aeot.evaluate: the floor, the generated row at the floor's n, the latent reference.
+FLOOR_ROW, FLOOR_PEER = "real B (floor)", "generated vs real A"
+LATENT_REFERENCE = "training codes (reference)"
 
 N_STRIPS = 6
 N_STEPS = 10
@@ -62,10 +70,12 @@ PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
 
 
 def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: str | Path, *,
-                          seed: int = 0) -> dict[str, str]:
+                          seed: int = 0, where: Callable[[str], Path] | None = None) -> dict[str, str]:
     """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
-    without an encoder) and between prior pairs; write the strips. ``model`` has ``decode``."""
+    without an encoder) and between prior pairs; write the strips. ``model`` has ``decode``.
+    ``where(name)``: the path to write figure ``name`` to (default ``run_dir / name``)."""
     run_dir = Path(run_dir)
+    where = where or (lambda name: run_dir / name)
     device = next(model.parameters()).device
     out: dict[str, str] = {}
     if held is not None:
@@ -74,7 +84,7 @@ def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: st
         pick = torch.randperm(held.shape[0], generator=g)[: 2 * k]
         z = _lerp(held[pick[:k]], held[pick[k:]], N_STEPS).to(device, next(model.parameters()).dtype)
         with torch.no_grad():
-            save_image_grid(model.decode(z).cpu(), run_dir / "interp_latent.png", nrow=N_STEPS)
+            save_image_grid(model.decode(z).cpu(), where("interp_latent.png"), nrow=N_STEPS)
         out["interp_latent"] = "interp_latent.png"
     caption, prior = PRIORS.get(sampler.name, (None, None))
     gs = torch.Generator(device=sampler.device_).manual_seed(seed)
@@ -87,12 +97,12 @@ def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: st
         z = _lerp(s[:N_STRIPS], s[N_STRIPS:], N_STEPS)
     with torch.no_grad():
         save_image_grid(model.decode(z.to(device, next(model.parameters()).dtype)).cpu(),
-                        run_dir / "interp_prior.png", nrow=N_STEPS)
+                        where("interp_prior.png"), nrow=N_STEPS)
     return {**out, "interp_prior": "interp_prior.png", "interp_prior_caption": caption}
 
 
 # ----------------------------------------------------------------------------- Markdown
-_COLUMNS = ["row", "n", "fid", "precision", "recall", "kid", "inception_score", "classes_covered", "kl_to_real"]
+_COLUMNS = ["row", "n", "vs", "fid", "precision", "recall", "kid", "inception_score", "classes_covered", "kl_to_real"]
 
 
 def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -101,8 +111,9 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
     e = evaluation
     for space, s in e["spaces"].items():
         head = (f"FID, k-NN precision/recall (k=3), KID ({s['dim']}-d {space} features, network SHA-1 "
-                f"{s['network_sha1'][:12]}); n = generated vs real test images. Calibration rows compare "
-                f"disjoint real halves B vs A (n/2 each; FID grows as n shrinks, so compare values at equal n).")
+                f"{s['network_sha1'][:12]}); n = compared vs reference images. FID grows as n shrinks, so only "
+                f"rows at the same n compare: the floor (real half B vs real half A) bounds `{FLOOR_PEER}` "
+                f"(generated images at the floor's n vs A), not the first row (all n generated vs all real).")
         if space == "classifier":
             c = s["classifier"]
             acc = c.get("test_accuracy")
@@ -116,10 +127,14 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
 
         cols = [c for c in _COLUMNS if any(c in r for r in s["rows"])]
         sections.append((f"Metrics: {space} features", head + "\n\n" + markdown_table(s["rows"], cols)))
-    lat = [{"row": k, "n": v["n"], "ot_divergence": v["ot_divergence"], "w2": v["w2"]} for k, v in e["latent"].items()]
+    lat = [{"row": k, "n": f"{v['n']} vs {v['n']}", "ot_divergence": v["ot_divergence"], "w2": v["w2"]}
+           for k, v in e["latent"].items()]
     if lat:
         sections.append(("Latent metrics", "Generated codes and training codes against held-out codes of test "
-                         "images (exact OT: mean distance moved, and W2).\n\n" + markdown_table(lat)))
+                         "images, each row at the same n (exact OT: mean distance moved, and W2). The training "
+                         "codes are a reference, not a lower bound: a sampler that spreads mass between codes "
+                         "can come closer to held-out codes than the training codes themselves.\n\n"
+                         + markdown_table(lat)))
     if e["notes"]:
         sections.append(("Evaluation notes", "\n".join(f"- {n}" for n in e["notes"]) + "\n"))
     f = e["figures"]
@@ -130,18 +145,30 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
     return sections, [fig for fig in figures if fig[1]]
 
 
+def _n_label(e: dict[str, Any]) -> str:
+    return f"{e['n_fake']} vs {e['n_real']}"
+
+
 def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    """One row per run: sampler, n, the generated row of each feature space, IS, coverage, latent OT."""
+    """One row per run: sampler, n, the generated row of each feature space beside the same row at
+    the floor's n and the floor, IS, coverage, latent OT. Runs evaluated at another n than the
+    first are marked (``*``) and a note under the table says that their FIDs do not compare."""
     rows = []
+    first = _n_label(runs[0][1]["evaluation"]) if runs else None
     for name, m in runs:
         e = m["evaluation"]
-        row: dict[str, Any] = {"run": name, "dataset": e["dataset"], "sampler": m.get("sampler"), "n": e["n_fake"]}
+        n = _n_label(e)
+        row: dict[str, Any] = {"run": name, "dataset": e["dataset"], "sampler": m.get("sampler"),
+                               "n": n if n == first else f"{n} *"}
         for space, s in e["spaces"].items():
-            gen, floor = s["rows"][0], s["rows"][1]
-            row[f"FID {space}"] = gen["fid"]
-            row[f"FID {space} floor"] = floor["fid"]
-            row[f"precision {space}"] = gen["precision"]
-            row[f"recall {space}"] = gen["recall"]
+            by_name = {r["row"]: r for r in s["rows"]}
+            gen, peer, floor = by_name.get("generated", {}), by_name.get(FLOOR_PEER, {}), by_name.get(FLOOR_ROW, {})
+            row[f"FID {space}"] = gen.get("fid")
+            row[f"FID {space} at floor n"] = peer.get("fid")
+            row[f"FID {space} floor"] = floor.get("fid")
+            row["floor n"] = floor.get("n")
+            row[f"precision {space}"] = gen.get("precision")
+            row[f"recall {space}"] = gen.get("recall")
             if "inception_score" in gen:
                 row["IS"] = gen["inception_score"]
                 row["classes"] = gen.get("classes_covered")
@@ -149,4 +176,49 @@ def comparison_table(runs: list[tuple[str, dict[str, Any]]]) -> str:
         row["latent OT"] = gen_lat.get("ot_divergence")
         row["latent W2"] = gen_lat.get("w2")
         rows.append(row)
-    return markdown_table(rows)
+    table = markdown_table(rows)
+    if any(str(r["n"]).endswith("*") for r in rows):
+        table += (f"\n\\* evaluated at another n than the first run ({first}): FID falls as n grows, so these "
+                  "FIDs do not compare with the others; evaluate every run with the same `aeot evaluate --n N`.\n")
+    return table
+
+
+def summary_lines(evaluation: dict[str, Any]) -> list[str]:
+    """Short lines for the CLI: the generated row, then the floor beside the generated row at its n."""
+    lines = []
+    for space, s in evaluation["spaces"].items():
+        for row in [r for r in s["rows"] if r["row"] in ("generated", FLOOR_PEER, FLOOR_ROW)]:
+            extra = f", IS {row['inception_score']:.3f}" if "inception_score" in row else ""
+            cov = f", classes {row['classes_covered']}" if "classes_covered" in row else ""
+            lines.append(f"{space} FID ({row['row']}, n {row['n']}): {row['fid']:.4g}; precision "
+                         f"{row['precision']:.3f}, recall {row['recall']:.3f}, KID {row['kid']:.4g}{extra}{cov}")
+    if "classifier" in evaluation["spaces"]:
+        m, sd = evaluation["spaces"]["classifier"]["real_inception_score"]
+        lines.append(f"IS of the {evaluation['n_real']} real test images (calibration): {m:.3f} +- {sd:.3f}")
+    lat = evaluation["latent"].get("generated")
+    if lat:
+        lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
+    lines += [f"note: {n}" for n in evaluation["notes"]]
+    lines.append(f"evaluated in {evaluation['seconds']:.0f} s")
+    return lines
+
+
+def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None) -> str:
+    """A Markdown table of the evaluated metrics of each run (written to ``out`` when given; rows at
+    another n than the first run's are marked, see :func:`comparison_table`)."""
+    if out is not None:
+        check_out_file(out)  # before reading anything: a directory or unwritable place is refused
+    runs = []
+    for d in run_dirs:
+        m = read_json_object(Path(d) / "metrics.json", what="run metrics")
+        e = m.get("evaluation")
+        if e is None:
+            raise ConfigError(f"{d} has not been evaluated; run `aeot evaluate {d}` first")
+        if not isinstance(e, dict) or not {"dataset", "n_fake", "n_real", "spaces", "latent"} <= set(e):
+            raise ConfigError(f"{Path(d) / 'metrics.json'}: the evaluation record is incomplete; run "
+                              f"`aeot evaluate {d}` again")
+        runs.append((str(d), m))
+    table = comparison_table(runs)
+    if out is not None:
+        atomic_write_bytes(out, table.encode())
+    return table

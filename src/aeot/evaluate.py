@@ -4,9 +4,11 @@ figures, ``metrics.json`` (key ``"evaluation"``) and the report (issue 9).
 Real images are the dataset's test split at the run's image size (a deterministic subset of
 ``n``). Every feature space gets the same rows:
 
-* ``generated vs real``: ``n`` decoded samples against the ``n_real`` real images;
-* calibration: two disjoint real halves A and B give the floor; then A against B blurred
-  (Gaussian, sigma 1 px at 28 px) and A against B with class 0 removed.
+* ``generated``: ``n`` decoded samples against all ``n_real`` real images;
+* at the floor's n: ``generated vs real A`` (n_real // 2 generated samples against real half A)
+  beside ``real B (floor)`` (the disjoint real half B against A): a FID grows as n shrinks, so
+  the floor bounds only rows at its own n; then A against B blurred (Gaussian, sigma 1 px at
+  28 px) and A against B with class 0 removed. Every row records its n.
 
 IS and mode coverage come from the domain classifier; its features are the default FID space
 (fast on CPU); ``features="inception"`` adds the standard Inception space. Real features are
@@ -25,7 +27,10 @@ import torch
 import torch.nn.functional as F
 
 from aeot.errors import AeotError, ConfigError
-from aeot.io import atomic_write_json, read_json
+from aeot.eval_report import FLOOR_PEER, FLOOR_ROW, LATENT_REFERENCE
+from aeot.io import atomic_write_json, read_json_object
+from aeot.preflight import check_out_dir
+from aeot.staging import Staging, staged
 
 DEFAULT_N = {"classifier": 5000, "inception": 500}
 RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features)
@@ -95,7 +100,7 @@ def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir
 
 
 # ----------------------------------------------------------------------------- rows
-def _rows(a: dict[str, torch.Tensor], pairs: list[tuple[str, dict[str, torch.Tensor]]], *,
+def _rows(a: dict[str, torch.Tensor], pairs: list[tuple[str, dict[str, torch.Tensor]]], *, vs: str,
           with_labels: bool, real_labels: torch.Tensor | None, n_classes: int | None) -> list[dict[str, Any]]:
     """Metrics of each (name, set) against the reference set ``a``: FID, precision, recall, KID (+ IS, coverage)."""
     from aeot.metrics import fid_from_features, inception_score, kid, mode_coverage, precision_recall
@@ -105,7 +110,7 @@ def _rows(a: dict[str, torch.Tensor], pairs: list[tuple[str, dict[str, torch.Ten
         fa, fb = a["features"], b["features"]
         p, r = precision_recall(fa, fb)
         k_mean, k_std = kid(fa, fb, n_subsets=50)
-        row = {"row": name, "n": f"{fb.shape[0]} vs {fa.shape[0]}", "fid": fid_from_features(fa, fb),
+        row = {"row": name, "n": f"{fb.shape[0]} vs {fa.shape[0]}", "vs": vs, "fid": fid_from_features(fa, fb),
                "precision": p, "recall": r, "kid": k_mean, "kid_std": k_std}
         if with_labels and "logits" in b:
             is_mean, is_std = inception_score(b["logits"], n_splits=10)
@@ -131,12 +136,15 @@ def _space_rows(embed: Callable[[torch.Tensor], dict[str, torch.Tensor]], key: C
     half = lambda s, idx: {k: v[idx] for k, v in s.items()}  # noqa: E731
     a, b = half(real, ia), half(real, ib)
     blurred, hit_b = cached_features(key("blur1-halfB", n), lambda: embed(blur(real_x[ib])))
-    pairs = [("real B (floor)", b), ("real B blurred", blurred)]
+    pairs = [(FLOOR_ROW, b), ("real B blurred", blurred)]
     if real_y is not None:
         keep = real_y[ib] != REMOVED_CLASS
         pairs.append((f"real B without class {REMOVED_CLASS}", half(b, keep.nonzero().squeeze(1))))
-    rows = _rows(real, [("generated", fake)], with_labels=with_labels, real_labels=real_y, n_classes=n_classes)
-    rows += _rows(a, pairs, with_labels=with_labels, real_labels=real_y, n_classes=n_classes)
+    fake_half = half(fake, torch.arange(min(ib.numel(), fake["features"].shape[0])))  # the floor's n
+    rows = _rows(real, [("generated", fake)], vs="all real", with_labels=with_labels, real_labels=real_y,
+                 n_classes=n_classes)
+    rows += _rows(a, [(FLOOR_PEER, fake_half), *pairs], vs="real A", with_labels=with_labels, real_labels=real_y,
+                  n_classes=n_classes)
     return rows, [hit, hit_b]
 
 
@@ -242,12 +250,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     ``"refined"`` (the AE-OT-GAN generator of ``aeot refine``: figures and ``evaluation.json``
     go to ``RUN_DIR/refine/``, the run's own report is left as it is).
     """
-    from aeot.eval_report import interpolation_figures, plot_tsne
-    from aeot.metrics import predict
-    from aeot.metrics.cache import feature_cache_key
-    from aeot.metrics.fid import extract_features
-    from aeot.pipeline import read_run_config, report_stage
-    from aeot.report import save_image_grid
+    from aeot.pipeline import read_run_config
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
@@ -263,7 +266,22 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
 
         inception = load_inception(inception_weights, device=device)
     src = _load_source(run_dir, generator, device)
-    from aeot.pipeline import load_data
+    check_out_dir(src.out_dir, flag="run directory")
+    with staged(src.out_dir) as stage:  # figures, metrics and report: all or none
+        return _evaluate_source(src, cfg, stage, run_dir=run_dir, features=features, n=n, inception=inception,
+                                inception_weights=inception_weights, classifier=classifier, device=device, seed=seed,
+                                auto_classifier=auto_classifier, generator=generator, progress=progress, t0=t0)
+
+
+def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, features: str, n: int, inception,
+                     inception_weights, classifier, device: str, seed: int, auto_classifier: bool, generator: str,
+                     progress: Progress | None, t0: float) -> dict[str, Any]:
+    from aeot.eval_report import interpolation_figures, plot_tsne
+    from aeot.metrics import predict
+    from aeot.metrics.cache import feature_cache_key
+    from aeot.metrics.fid import extract_features
+    from aeot.pipeline import load_data, report_stage
+    from aeot.report import save_image_grid
 
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
     n_real = min(n, len(test))
@@ -289,8 +307,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     z_gen = src.sampler.sample(n, generator=g)  # (n, d)
     with torch.no_grad():
         fake_x = torch.cat([src.decoder.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
-    out_dir = src.out_dir
-    save_image_grid(fake_x[:100], out_dir / "eval_samples.png", nrow=10)
+    save_image_grid(fake_x[:100], stage.path("eval_samples.png"), nrow=10)
 
     spaces: dict[str, Any] = {}
     n_classes = int(test.n_classes or (int(test.y.max()) + 1 if test.y is not None else 0)) or None
@@ -331,67 +348,30 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
         from aeot.train.autoencoder import encode
 
         held = encode(src.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
-        latent["generated"] = latent_metrics(z_gen[:LATENT_MAX_N].cpu(), held, seed=seed)
+        m = min(held.shape[0], n, LATENT_MAX_N, *([] if src.train_z is None else [src.train_z.shape[0]]))
+        latent["generated"] = latent_metrics(z_gen[:m].cpu(), held[:m], seed=seed)  # both rows at the same m
         if src.train_z is not None:
-            latent["training codes (floor)"] = latent_metrics(src.train_z, held, seed=seed)
-        plot_tsne(held[:300], z_gen[:300].cpu(), out_dir / "tsne_latents.png", seed=seed)
+            latent[LATENT_REFERENCE] = latent_metrics(src.train_z, held[:m], seed=seed)
+        plot_tsne(held[:300], z_gen[:300].cpu(), stage.path("tsne_latents.png"), seed=seed)
         figures["tsne"] = "tsne_latents.png"
     else:
         held = None
         notes.append(f"no latent metrics: {src.label} has no encoder")
-    figures.update(interpolation_figures(src.decoder, src.sampler, held, out_dir, seed=seed))
+    figures.update(interpolation_figures(src.decoder, src.sampler, held, src.out_dir, seed=seed, where=stage.path))
 
     evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
                   "seed": seed, "features": features, "device": device, "generator": generator,
                   "source": src.label, "spaces": spaces, "latent": latent, "figures": figures,
                   "notes": notes, "seconds": time.perf_counter() - t0}
     if generator == "refined":  # the run's own report describes the decoder; keep it as it is
-        atomic_write_json(out_dir / "evaluation.json", evaluation)
+        atomic_write_json(stage.path("evaluation.json"), evaluation)
         return evaluation
     metrics_path = run_dir / "metrics.json"
-    summary = read_json(metrics_path, what="run metrics") if metrics_path.exists() else {}
+    summary = read_json_object(metrics_path, what="run metrics") if metrics_path.exists() else {}
     summary.pop("aeot_version", None)
     old = summary.get("evaluation") or {}
     if features == "classifier" and "inception" in old.get("spaces", {}) and old.get("n_fake") == n:
         spaces.setdefault("inception", old["spaces"]["inception"])  # keep an earlier Inception evaluation
     summary["evaluation"] = evaluation
-    report_stage(cfg, run_dir, summary)
+    report_stage(cfg, run_dir, summary, stage=stage)
     return evaluation
-
-
-def summary_lines(evaluation: dict[str, Any]) -> list[str]:
-    """Short lines for the CLI: the generated row and the floor row of each feature space."""
-    lines = []
-    for space, s in evaluation["spaces"].items():
-        for row in s["rows"][:2]:
-            extra = f", IS {row['inception_score']:.3f}" if "inception_score" in row else ""
-            cov = f", classes {row['classes_covered']}" if "classes_covered" in row else ""
-            lines.append(f"{space} FID ({row['row']}, n {row['n']}): {row['fid']:.4g}; precision "
-                         f"{row['precision']:.3f}, recall {row['recall']:.3f}, KID {row['kid']:.4g}{extra}{cov}")
-    if "classifier" in evaluation["spaces"]:
-        m, sd = evaluation["spaces"]["classifier"]["real_inception_score"]
-        lines.append(f"IS of the {evaluation['n_real']} real test images (calibration): {m:.3f} +- {sd:.3f}")
-    lat = evaluation["latent"].get("generated")
-    if lat:
-        lines.append(f"latent OT divergence {lat['ot_divergence']:.4g}, W2 {lat['w2']:.4g} (n {lat['n']})")
-    lines += [f"note: {n}" for n in evaluation["notes"]]
-    lines.append(f"evaluated in {evaluation['seconds']:.0f} s")
-    return lines
-
-
-def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None) -> str:
-    """A Markdown table of the evaluated metrics of each run (written to ``out`` when given)."""
-    from aeot.eval_report import comparison_table
-
-    runs = []
-    for d in run_dirs:
-        m = read_json(Path(d) / "metrics.json", what="run metrics")
-        if "evaluation" not in m:
-            raise ConfigError(f"{d} has not been evaluated; run `aeot evaluate {d}` first")
-        runs.append((str(d), m))
-    table = comparison_table(runs)
-    if out is not None:
-        from aeot.io import atomic_write_bytes
-
-        atomic_write_bytes(out, table.encode())
-    return table

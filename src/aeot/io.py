@@ -15,6 +15,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from aeot.errors import CheckpointError
 
 FORMAT_VERSION = 1
 _TENSOR = "__tensor__"
+TMP_SUFFIX = ".tmp"  # atomic writes: ".NAME.XXXXXXXX.tmp" beside NAME (aeot.staging removes orphans)
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -41,17 +43,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        os.fchmod(fd, file_mode())  # mkstemp makes 0600; a written file gets the usual mode
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())  # again: a writer may have replaced the file (safetensors does)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):  # the first error is the one to report
             os.unlink(tmp)
         raise
+
+
+def file_mode() -> int:
+    """The mode a new file gets from ``open()``: 0o666 less the process umask (e.g. 0o644)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -100,6 +113,15 @@ def read_json(path: str | os.PathLike, *, what: str = "file") -> Any:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: {what} is not valid JSON ({e}); restore it or re-run the stage") from None
+
+
+def read_json_object(path: str | os.PathLike, *, what: str = "file") -> dict[str, Any]:
+    """:func:`read_json` of a file that must hold a JSON object (a mapping), else one-line error."""
+    data = read_json(path, what=what)
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: {what} must be a JSON object, got {type(data).__name__} "
+                              f"{json.dumps(data)[:40]}; restore it or re-run the stage")
+    return data
 
 
 # --------------------------------------------------------------------------- nested state
@@ -169,7 +191,13 @@ def save_checkpoint(
         "state": skeleton,
     }
     with atomic_path(path) as tmp:
-        st_save_file(tensors, str(tmp), metadata={"aeot": to_json(meta)})
+        try:
+            st_save_file(tensors, str(tmp), metadata={"aeot": to_json(meta)})
+        except SafetensorError as e:  # the writer's OS errors (disk full, size limit) as OSError
+            code = re.search(r"os error (\d+)", str(e))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(path)) from None
     return Path(path)
 
 

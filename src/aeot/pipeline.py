@@ -19,6 +19,8 @@ re-run alone. A run directory holds:
 from __future__ import annotations
 
 import dataclasses
+import shlex
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,8 +29,10 @@ from typing import Any
 import torch
 
 from aeot import __version__
-from aeot.errors import ConfigError
-from aeot.io import atomic_write_json, load_checkpoint, read_json, save_checkpoint
+from aeot.errors import CheckpointError, ConfigError
+from aeot.io import atomic_write_json, load_checkpoint, read_json_object, save_checkpoint
+from aeot.preflight import check_out_dir, check_resume_matches, check_run_config
+from aeot.staging import Staging, remove_orphans, staged
 from aeot.train.autoencoder import (
     AETrainConfig,
     Progress,
@@ -78,6 +82,8 @@ class RunConfig:
 # ----------------------------------------------------------------------------- config I/O
 def config_from_dict(d: dict[str, Any]) -> RunConfig:
     """Rebuild a RunConfig from its ``asdict`` form, rejecting unknown keys."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"a run config must be a JSON object of sections, got {type(d).__name__} {d!r:.40}")
     parts = {"data": DataConfig, "model": ModelConfig, "train": AETrainConfig, "sampler": SamplerConfig}
     kwargs: dict[str, Any] = {}
     for key, value in d.items():
@@ -142,83 +148,130 @@ def _emit(progress: Progress | None, **event: Any) -> None:
 
 def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
                    progress: Progress | None = None) -> dict[str, Any]:
-    """Train the autoencoder and write its artefacts; returns a small summary dict."""
+    """Train the autoencoder and write its artefacts; returns a small summary dict.
+
+    Every input is checked before a file is written (a refused ``resume`` leaves the run as it
+    was); the artefacts after training are written as one set (:mod:`aeot.staging`).
+    """
     from aeot.nets import make_autoencoder
-    from aeot.report import plot_curves, save_image_grid
 
     run_dir = Path(run_dir)
     ckpt = run_dir / "checkpoint.safetensors"
+    check_run_config(cfg)
+    check_out_dir(run_dir)
     if not resume and (ckpt.exists() or (run_dir / "autoencoder.safetensors").exists()):
         raise ConfigError(
             f"{run_dir} already holds a trained autoencoder; pass --resume to continue it or choose another --out"
         )
-    cfg.train.validate()
+    if resume and (run_dir / "config.json").is_file():
+        saved = read_json_object(run_dir / "config.json", what="run config")
+        check_resume_matches(asdict(read_run_config(run_dir)), saved.get("model_resolved"), asdict(cfg),
+                             where=run_dir)
     _emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
     train, test = load_data(cfg.data, "train"), load_data(cfg.data, "test")
     model_kwargs = resolve_model(cfg, train.image_shape)
-    write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
-                                                      "data_meta": {"train": train.meta, "test": test.meta}})
     # Weight initialisation draws from torch's global RNG: seed it inside fork_rng so the
     # caller's global state is left exactly as it was.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.train.seed)
-        model = make_autoencoder(**model_kwargs)
+        model = make_autoencoder(**model_kwargs)  # a bad architecture setting fails here, before any write
     model = model.to(device)
+    if resume:
+        remove_orphans(run_dir)
+    created = not run_dir.exists()
+    write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
+                                                      "data_meta": {"train": train.meta, "test": test.meta}})
     _emit(progress, event="stage", stage="train-ae",
           message=f"training {model_kwargs['arch']} autoencoder (latent {model_kwargs['latent_dim']}) "
                   f"on {train.x.shape[0]} images")
     t0 = time.perf_counter()
-    history = train_autoencoder(model, train.x, config=cfg.train, x_val=test.x, checkpoint=ckpt,
-                                resume=resume and ckpt.exists(), progress=progress)
+    try:
+        history = train_autoencoder(model, train.x, config=cfg.train, x_val=test.x, checkpoint=ckpt,
+                                    resume=resume and ckpt.exists(), progress=progress)
+    except Exception:
+        if created and not ckpt.exists():  # a new run that failed before its first epoch: leave nothing
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     seconds = time.perf_counter() - t0
-    save_autoencoder(run_dir / "autoencoder.safetensors", model)
+    with staged(run_dir) as stage:
+        _write_autoencoder_outputs(stage, model, train, test, history, cfg, device)
+    return {"train_mse": reconstruction_mse(model, train.x), "test_mse": reconstruction_mse(model, test.x),
+            "train_seconds_this_call": seconds, "n_train": int(train.x.shape[0]), "n_test": int(test.x.shape[0])}
+
+
+def _write_autoencoder_outputs(stage: Staging, model, train, test, history: dict, cfg: RunConfig,
+                               device: str) -> None:
+    from aeot.report import plot_curves, save_image_grid
+
+    save_autoencoder(stage.path("autoencoder.safetensors"), model)
     z = encode(model, train.x)
     state = {"z": z.cpu()}
     if train.y is not None:
         state["y"] = train.y.cpu()
-    save_checkpoint(run_dir / "latents.safetensors", kind="Latents", state=state,
+    save_checkpoint(stage.path("latents.safetensors"), kind="Latents", state=state,
                     config={"dataset": cfg.data.name, "split": "train"})
-    atomic_write_json(run_dir / "history.json", history)
+    atomic_write_json(stage.path("history.json"), history)
     orig = test.x[:32]
     with torch.no_grad():
         recon = model(orig.to(device)).cpu()
     k = min(8, orig.shape[0])  # originals row, then their reconstructions, row after row
     grid = torch.cat([torch.cat([orig[i : i + k], recon[i : i + k]]) for i in range(0, orig.shape[0] - k + 1, k)])
-    save_image_grid(grid, run_dir / "reconstructions.png", nrow=k)
-    plot_curves(history, run_dir / "training_curve.png", keys=["train_mse", "val_mse"],
+    save_image_grid(grid, stage.path("reconstructions.png"), nrow=k)
+    plot_curves(history, stage.path("training_curve.png"), keys=["train_mse", "val_mse"],
                 title="autoencoder reconstruction", ylabel="MSE per pixel", logy=True)
-    return {"train_mse": reconstruction_mse(model, train.x), "test_mse": reconstruction_mse(model, test.x),
-            "train_seconds_this_call": seconds, "n_train": int(train.x.shape[0]), "n_test": int(test.x.shape[0])}
+
+
+def load_run_codes(run_dir: Path, device: str):
+    """``(autoencoder, latents)`` of a trained run, refused when they do not belong together."""
+    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
+    latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
+    z = latents.get("z")
+    if not isinstance(z, torch.Tensor) or z.ndim != 2:
+        raise CheckpointError(f"{run_dir / 'latents.safetensors'}: no codes z of shape (n, d); re-run train-ae")
+    latent = (getattr(model, "config", {}) or {}).get("latent_dim")
+    if latent is not None and latent != z.shape[1]:
+        raise CheckpointError(f"{run_dir / 'autoencoder.safetensors'} has latent size {latent} but "
+                              f"{run_dir / 'latents.safetensors'} holds codes of size {z.shape[1]}; restore the "
+                              "run's own autoencoder or re-run train-ae")
+    return model, z
 
 
 def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
-                 progress: Progress | None = None) -> dict[str, Any]:
-    """Fit the latent sampler on the run's codes, decode samples, write the grid."""
+                 progress: Progress | None = None, stage: Staging | None = None) -> dict[str, Any]:
+    """Fit the latent sampler on the run's codes, decode samples, write the sampler and the grid
+    (into ``stage`` when given: they reach the run only with the rest of the command's set)."""
     from aeot.report import save_image_grid
     from aeot.samplers import make_sampler, save_sampler
 
     run_dir = Path(run_dir)
-    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
-    z = latents["z"].to(device)
+    check_run_config(cfg)
+    model, z = load_run_codes(run_dir, device)
+    z = z.to(device)
     _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
     t0 = time.perf_counter()
     sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress)
     fit_seconds = time.perf_counter() - t0
-    save_sampler(run_dir / "sampler.safetensors", sampler)
     z_gen = sampler.sample(cfg.n_samples)
     with torch.no_grad():
         images = torch.cat([model.decode(z_gen[i : i + 256]) for i in range(0, z_gen.shape[0], 256)]).cpu()
-    save_image_grid(images, run_dir / "samples.png", nrow=10)
+    where = stage.path if stage is not None else (lambda name: run_dir / name)
+    save_sampler(where("sampler.safetensors"), sampler)
+    save_image_grid(images, where("samples.png"), nrow=10)
     return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples}
 
 
-def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -> Path:
+def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *,
+                 stage: Staging | None = None) -> Path:
+    """Write metrics.json and report.md (as a pair: staged, or into ``stage`` when given)."""
+    if stage is None:
+        with staged(run_dir) as own:
+            report_stage(cfg, run_dir, summary, stage=own)
+        return Path(run_dir) / "report.md"
     from aeot.report import write_report
 
     run_dir = Path(run_dir)
     metrics = {"aeot_version": __version__, **summary}
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(stage.path("metrics.json"), metrics)
     rows = [
         {"metric": "reconstruction MSE (train)", "value": summary.get("train_mse")},
         {"metric": "reconstruction MSE (held-out test split)", "value": summary.get("test_mse")},
@@ -236,24 +289,27 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any]) -
         sections, eval_figures = report_sections(summary["evaluation"])
         figures = figures[:2] + eval_figures + figures[2:]
     title = f"aeot run: {cfg.data.name}"
-    note = f"Repeat this run with `aeot run --config {run_dir / 'config.json'} --out NEW_DIR`."
+    note = f"Repeat this run with `aeot run --config {shlex.quote(str(run_dir / 'config.json'))} --out NEW_DIR`."
     from aeot.train.baselines import is_baseline_run
 
     if is_baseline_run(run_dir):  # aeot baseline train: its own rows, no AE or sampler
-        info = read_json(run_dir / "baseline.json", what="baseline record")
+        info = read_json_object(run_dir / "baseline.json", what="baseline record")
         b = info.get("baseline", {})
         rows = [{"metric": "baseline", "value": b.get("name")}, {"metric": "epochs", "value": b.get("epochs")},
                 {"metric": "training seconds", "value": info.get("train_seconds")}]
         figures = [(f"Generated samples (baseline {b.get('name')}, prior N(0, I))", "samples.png")] + figures[2:]
         title = f"aeot baseline {b.get('name')}: {cfg.data.name}"
-        note = f"Settings in {run_dir / 'baseline.json'}; train another with `aeot baseline train {b.get('name')}`."
-    figures = [f for f in figures if (run_dir / f[1]).exists()]
-    resolved = read_json(run_dir / "config.json", what="run config")
+        note = (f"Settings in {shlex.quote(str(run_dir / 'baseline.json'))}; train another with "
+                f"`aeot baseline train {b.get('name')}`.")
+    figures = [f for f in figures if stage.find(f[1]).exists()]
+    resolved = read_json_object(stage.find("config.json"), what="run config")
     from aeot.refine_run import refine_report_section
 
     appendix = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
-    return write_report(run_dir, title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
-                        appendix=appendix, notes=[f"aeot {__version__}. {note}"])
+    write_report(run_dir, title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
+                 appendix=appendix, notes=[f"aeot {__version__}. {note}"], out=stage.path("report.md"),
+                 find=stage.find)
+    return run_dir / "report.md"
 
 
 def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
@@ -266,10 +322,12 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", re
     with a note in the report naming ``aeot classifier train``.
     """
     t0 = time.perf_counter()
+    check_run_config(cfg)  # e.g. --n-samples 0 fails now, not after training
     summary = train_ae_stage(cfg, run_dir, device=device, resume=resume, progress=progress)
-    summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
-    summary["total_seconds_this_call"] = time.perf_counter() - t0
-    report = report_stage(cfg, run_dir, summary)
+    with staged(run_dir) as stage:  # sampler, samples, metrics and report: as one set
+        summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
+        summary["total_seconds_this_call"] = time.perf_counter() - t0
+        report = report_stage(cfg, run_dir, summary, stage=stage)
     if evaluate:
         from aeot.evaluate import RUN_HOOK_N, evaluate_run
 
@@ -283,30 +341,47 @@ def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     """Re-run the sampler and report stages of a finished run with ``cfg``'s sampler.
 
     The autoencoder and latent codes stay as they are; config.json records the new sampler
-    so that the run directory still describes what produced its files.
+    so that the run directory still describes what produced its files. The sampler, samples,
+    config, metrics and report are replaced together once everything succeeded; a failure
+    leaves the run exactly as it was.
     """
     run_dir = Path(run_dir)
-    if not (run_dir / "latents.safetensors").exists():
-        raise ConfigError(f"{run_dir} holds no latents.safetensors; train the autoencoder first "
-                          f"(aeot run or aeot train-ae --out {run_dir})")
-    saved = read_json(run_dir / "config.json", what="run config")
-    summary = {k: v for k, v in read_json(run_dir / "metrics.json", what="run metrics").items()
-               if k not in ("sampler", "sampler_fit_seconds", "n_samples", "evaluation")} if (run_dir / "metrics.json").exists() else {}
-    summary.update(sample_stage(cfg, run_dir, device=device, progress=progress))
-    write_config(run_dir, cfg, device=device, extra={k: v for k, v in saved.items()
-                                                      if k not in ("aeot_version", "device", "config")})
-    report = report_stage(cfg, run_dir, summary)
-    return {**summary, "report": str(report)}
+    check_run_config(cfg)
+    for name in ("config.json", "autoencoder.safetensors", "latents.safetensors"):
+        if not (run_dir / name).is_file():
+            raise ConfigError(f"{run_dir} holds no {name}; train the autoencoder first "
+                              f"(aeot run or aeot train-ae --out {shlex.quote(str(run_dir))})")
+    check_out_dir(run_dir)
+    saved = read_json_object(run_dir / "config.json", what="run config")
+    old = read_json_object(run_dir / "metrics.json", what="run metrics") if (run_dir / "metrics.json").exists() else {}
+    summary = {k: v for k, v in old.items() if k not in ("sampler", "sampler_fit_seconds", "n_samples", "evaluation")}
+    with staged(run_dir) as stage:
+        summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
+        write_config(run_dir, cfg, device=device, path=stage.path("config.json"),
+                     extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
+        report_stage(cfg, run_dir, summary, stage=stage)
+    return {**summary, "report": str(run_dir / "report.md")}
 
 
-def write_config(run_dir: str | Path, cfg: RunConfig, *, device: str, extra: dict[str, Any] | None = None) -> Path:
-    return atomic_write_json(Path(run_dir) / "config.json",
+def write_config(run_dir: str | Path, cfg: RunConfig, *, device: str, extra: dict[str, Any] | None = None,
+                 path: Path | None = None) -> Path:
+    """``run_dir/config.json`` (or ``path``, e.g. a staged copy): the resolved config and ``extra``."""
+    return atomic_write_json(path or Path(run_dir) / "config.json",
                              {"aeot_version": __version__, "device": device, "config": asdict(cfg), **(extra or {})})
 
 
-def read_run_config(run_dir: str | Path) -> RunConfig:
-    """The RunConfig saved in ``run_dir/config.json``."""
-    data = read_json(Path(run_dir) / "config.json", what="run config")
-    if "config" not in data:
-        raise ConfigError(f"{run_dir}/config.json has no 'config' section; it was not written by aeot")
-    return config_from_dict(data["config"])
+def read_run_config(path: str | Path) -> RunConfig:
+    """The RunConfig saved in a run directory's ``config.json``, or in the file ``path`` itself
+    (any name: ``aeot run --config my.json``); one-line errors naming the file."""
+    path = Path(path)
+    file = path if path.is_file() else path / "config.json"
+    data = read_json_object(file, what="run config")
+    if not isinstance(data.get("config"), dict):
+        raise ConfigError(f"{file} has no 'config' object (got {data.get('config')!r:.40}); pass a config.json "
+                          "written by aeot")
+    try:
+        cfg = config_from_dict(data["config"])
+        check_run_config(cfg)
+    except (ConfigError, TypeError) as e:
+        raise ConfigError(f"{file}: {e}") from None
+    return cfg

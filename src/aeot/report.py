@@ -8,6 +8,7 @@ re-running one stage and then the report picks up the newest figures.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,16 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
 
 def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list[dict[str, Any]],
                  figures: list[tuple[str, str]], notes: list[str] | None = None,
-                 sections: list[tuple[str, str]] | None = None, appendix: list[str] | None = None) -> Path:
+                 sections: list[tuple[str, str]] | None = None, appendix: list[str] | None = None,
+                 out: str | Path | None = None, find: Callable[[str], Path] | None = None) -> Path:
     """Write ``run_dir/report.md``: metrics table, extra (heading, Markdown) ``sections`` (e.g. the
     evaluation tables), figures, ``appendix`` Markdown blocks of later stages (e.g. the AE-OT-GAN
     comparison), then the config.
 
     Figures are referenced by relative path; a figure whose file is missing is an error
-    (a report must never point at nothing).
+    (a report must never point at nothing). ``out``: where to write (default
+    ``run_dir/report.md``; a staged copy, see :mod:`aeot.staging`); ``find(name)``: where a
+    figure is now (default ``run_dir/name``).
     """
     import json
 
@@ -125,9 +129,9 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
     for heading, text in sections or []:  # e.g. the evaluation tables (aeot.eval_report)
         parts += [f"## {heading}\n", text]
     for caption, rel in figures:
-        if not (run_dir / rel).is_file():
+        if not (find(rel) if find else run_dir / rel).is_file():
             raise FileNotFoundError(f"report figure {rel} does not exist in {run_dir}")
         parts += [f"## {caption}\n", f"![{caption}]({rel})\n"]
     parts += list(appendix or [])
     parts += ["## Config\n", "```json\n" + json.dumps(config, indent=2, default=str) + "\n```\n"]
-    return atomic_write_bytes(run_dir / "report.md", "\n".join(parts).encode())
+    return atomic_write_bytes(out or run_dir / "report.md", "\n".join(parts).encode())

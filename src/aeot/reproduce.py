@@ -251,6 +251,7 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
 
 def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
               progress: Progress | None) -> dict[str, Any]:
+    from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
     from aeot.evaluate import evaluate_run
 
     ev = evaluate_run(run_dir, n=cfg.n_eval, device=device, seed=cfg.seed, generator=generator, progress=progress)
@@ -260,7 +261,8 @@ def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
             "kl_to_real", "n")
     out_dir = run_dir / "refine" if generator == "refined" else run_dir
     return {"generated": {k: rows["generated"].get(k) for k in keep},
-            "floor": {k: rows["real B (floor)"].get(k) for k in keep},
+            "floor": {k: rows[FLOOR_ROW].get(k) for k in keep},
+            "at_floor_n": {k: rows.get(FLOOR_PEER, {}).get(k) for k in keep},  # generated, at the floor's n
             "real_inception_score": s["real_inception_score"], "n_real": ev["n_real"],
             "classifier": s["classifier"], "samples": str(out_dir / ev["figures"]["samples"]),
             "latent_ot": (ev["latent"].get("generated") or {}).get("ot_divergence")}
