@@ -27,6 +27,8 @@ hull of n << 2^d centres and is certified in one or two iterations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.optimize import linprog
@@ -47,31 +49,54 @@ def containing_simplex(w: Tensor, centers: Tensor, *, chunk_size: int = 4096) ->
     first index. Rows outside the convex hull get ``inside = False``, ``lam = 0``.
     Everything in float64 on the CPU (the LPs run in scipy's HiGHS).
     """
-    c = centers.detach().to("cpu", torch.float64)  # (n, d)
-    x = w.detach().to("cpu", torch.float64)  # (m, d)
-    m, d = x.shape
-    n = c.shape[0]
-    idx = torch.zeros(m, d + 1, dtype=torch.long)
-    lam = torch.zeros(m, d + 1, dtype=torch.float64)
-    inside = torch.zeros(m, dtype=torch.bool)
-    if m == 0 or n == 0:
+    return _Hull(centers).locate(w, chunk_size=chunk_size)
+
+
+class _Hull:
+    """Centres prepared once for :func:`containing_simplex`: centred, scaled, lifted, and the
+    support values ``max_j <u, c_j>`` of fixed directions (the axes and random ones), which
+    certify most outside points with a few dot products."""
+
+    N_DIRECTIONS = 64  # random directions besides the 2d axis directions
+
+    def __init__(self, centers: Tensor):
+        c = centers.detach().to("cpu", torch.float64)  # (n, d)
+        self.mean = c.mean(0) if c.shape[0] else torch.zeros(c.shape[1], dtype=torch.float64)
+        self.scale = float((c - self.mean).abs().max()) if c.numel() else 1.0
+        self.scale = self.scale or 1.0
+        self.c = (c - self.mean) / self.scale  # the LP is invariant, its numbers tame
+        self.sq = (self.c * self.c).sum(1)  # (n,) lifted heights
+        d = c.shape[1]
+        g = torch.Generator().manual_seed(0)
+        rand = torch.randn(self.N_DIRECTIONS, d, generator=g, dtype=torch.float64)
+        eye = torch.eye(d, dtype=torch.float64)
+        self.u = torch.cat([eye, -eye, rand / rand.norm(dim=1, keepdim=True)])  # (k, d) unit directions
+        self.support = (self.c @ self.u.T).amax(0) if c.shape[0] else torch.full((self.u.shape[0],), -math.inf)
+
+    def locate(self, w: Tensor, *, chunk_size: int = 4096) -> tuple[Tensor, Tensor, Tensor]:
+        x = (w.detach().to("cpu", torch.float64) - self.mean) / self.scale  # (m, d)
+        m, d = x.shape
+        n = self.c.shape[0]
+        idx = torch.zeros(m, d + 1, dtype=torch.long)
+        lam = torch.zeros(m, d + 1, dtype=torch.float64)
+        inside = torch.zeros(m, dtype=torch.bool)
+        if m == 0 or n == 0:
+            return idx, lam, inside
+        tol = _TOL * (1.0 + x.norm(dim=1))
+        out = ((x @ self.u.T) - self.support > tol[:, None]).any(1)  # (m,) separated by a fixed direction
+        rest = (~out).nonzero().squeeze(1)
+        for s in range(0, rest.numel(), chunk_size):
+            rows = rest[s : s + chunk_size]
+            maybe = rows[~_separated(x[rows], self.c)]  # rows not yet certified outside
+            for r in maybe.tolist():
+                found = _solve_one(x[r], self.c, self.sq)
+                if found is not None:
+                    j, v = found
+                    idx[r, : len(j)] = torch.as_tensor(j)
+                    idx[r, len(j) :] = int(j[0])
+                    lam[r, : len(j)] = torch.as_tensor(v, dtype=torch.float64)
+                    inside[r] = True
         return idx, lam, inside
-    scale = float((c - c.mean(0)).abs().max()) or 1.0
-    cn = (c - c.mean(0)) / scale  # centred and scaled: the LP is invariant, its numbers tame
-    xn = (x - c.mean(0)) / scale
-    sq = (cn * cn).sum(1)  # (n,) lifted heights
-    for s in range(0, m, chunk_size):
-        xs = xn[s : s + chunk_size]  # (s, d)
-        maybe = ~_separated(xs, cn)  # rows not yet certified outside
-        for r in maybe.nonzero().squeeze(1).tolist():
-            found = _solve_one(xs[r], cn, sq)
-            if found is not None:
-                j, l = found
-                idx[s + r, : len(j)] = torch.as_tensor(j)
-                idx[s + r, len(j) :] = int(j[0])
-                lam[s + r, : len(j)] = torch.as_tensor(l, dtype=torch.float64)
-                inside[s + r] = True
-    return idx, lam, inside
 
 
 def _separated(x: Tensor, c: Tensor) -> Tensor:
@@ -81,46 +106,55 @@ def _separated(x: Tensor, c: Tensor) -> Tensor:
     ``<u, x> > max_j <u, c_j>`` the hyperplane separates; else step p towards the
     maximising centre (exact line search). A False row may still be outside.
     """
-    p = c.mean(0).expand_as(x).clone()  # (s, d)
     done = torch.zeros(x.shape[0], dtype=torch.bool)
+    act = torch.arange(x.shape[0])  # rows still undecided
+    p = c.mean(0).expand(x.shape[0], -1).clone()  # (s, d)
+    c_max = float(c.norm(dim=1).max())
     for _ in range(_GILBERT_STEPS):
-        u = x - p  # (s, d)
-        proj = u @ c.T  # (s, n)
-        best, j = proj.max(1)
-        gap = (u * x).sum(1) - best  # > 0: separated
-        tol = _TOL * (u.norm(dim=1) * (x.norm(dim=1) + c.norm(dim=1).max()) + 1e-300)
-        done |= gap > tol
-        if done.all():
-            break
-        v = c[j] - p  # (s, d) direction to the support point
+        xa, pa = x[act], p[act]
+        u = xa - pa  # (a, d)
+        best, j = (u @ c.T).max(1)  # (a,) support value and point in direction u
+        gap = (u * xa).sum(1) - best  # > 0: separated
+        sep = gap > _TOL * (u.norm(dim=1) * (xa.norm(dim=1) + c_max) + 1e-300)
+        done[act[sep]] = True
+        v = c[j] - pa  # (a, d) direction to the support point
         vv = (v * v).sum(1)
         t = torch.where(vv > 0, ((u * v).sum(1) / vv.clamp_min(1e-300)).clamp(0.0, 1.0), torch.zeros_like(vv))
-        p = torch.where(done[:, None], p, p + t[:, None] * v)
+        p[act] = pa + t[:, None] * v
+        act = act[~sep]
+        if not act.numel():
+            break
     return done
 
 
 def _solve_one(x: Tensor, c: Tensor, sq: Tensor) -> tuple[list[int], list[float]] | None:
-    """The Delaunay simplex containing x (d,), by column generation; None when x is outside."""
+    """The Delaunay simplex containing x (d,), by column generation; None when x is outside.
+
+    Candidates start as the ``4 (d + 1)`` nearest centres; an infeasible LP doubles them
+    (nearest first), a non-Delaunay answer adds the ``d + 1`` centres deepest inside its
+    circumsphere. After ``_ROUNDS`` rounds the LP runs over every centre.
+    """
     n, d = c.shape
-    dist = ((c - x) ** 2).sum(1)  # (n,)
+    order = torch.argsort(((c - x) ** 2).sum(1))  # (n,) nearest first
     k = min(n, _CANDIDATES * (d + 1))
-    cand = torch.topk(dist, k, largest=False).indices
+    cand = order[:k]
+    tol = _TOL * (1.0 + float(sq.max()))
     for _ in range(_ROUNDS):
         res = _lp(x, c[cand], sq[cand])
         if res is None:  # infeasible on the candidates: widen, or decide on all centres
-            if k == n:
+            if cand.numel() >= n:
                 return None
-            k = min(n, 4 * k)
-            cand = torch.topk(dist, k, largest=False).indices
+            k = min(n, 2 * k)
+            cand = torch.unique(torch.cat([cand, order[:k]]))
             continue
         lam, a, b = res
         viol = sq - (c @ a + b)  # (n,) >= 0 for every centre iff the simplex is Delaunay
-        tol = _TOL * (1.0 + sq.max())
         bad = (viol < -tol).nonzero().squeeze(1)
         if not bad.numel():
             return _support(x, c, cand, lam)
+        if bad.numel() > d + 1:  # the deepest violators: the LP stays small
+            bad = bad[viol[bad].topk(d + 1, largest=False).indices]
         cand = torch.unique(torch.cat([cand, bad]))
-        k = cand.numel()
     res = _lp(x, c, sq)  # every centre: exact, slower
     return None if res is None else _support(x, c, torch.arange(n), res[0])
 
@@ -169,6 +203,7 @@ class Triangulation:
         self.centers = centers.detach().to("cpu", torch.float64)  # (n, d)
         n, d = self.centers.shape
         self._qhull = None
+        self._hull: _Hull | None = None
         if d <= self.QHULL_MAX_DIM and n > d + 1:
             from scipy.spatial import Delaunay, QhullError
 
@@ -180,7 +215,9 @@ class Triangulation:
     def locate(self, w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``idx`` (m, d + 1), ``lam`` (m, d + 1), ``inside`` (m,) as :func:`containing_simplex`."""
         if self._qhull is None:
-            return containing_simplex(w, self.centers)
+            if self._hull is None:
+                self._hull = _Hull(self.centers)
+            return self._hull.locate(w)
         x = w.detach().to("cpu", torch.float64).numpy()
         tri = self._qhull
         s = tri.find_simplex(x)  # (m,) -1 outside the hull
