@@ -25,15 +25,18 @@ from aeot.metrics.fid import FID, extract_features, feature_statistics, fid_from
 from aeot.metrics.inception import InceptionFeatures, load_inception, locate_inception_weights
 from aeot.metrics.inception_score import inception_score
 from aeot.metrics.latent import latent_metrics, w2_distance
+from aeot.metrics.memorization import CopyFraction, copy_fraction, latent_copy_fraction
 from aeot.metrics.prdc import kid, precision_recall
 
 __all__ = [
     "FID",
     "ClassifierConfig",
     "ClassifierFeatures",
+    "CopyFraction",
     "DomainClassifier",
     "InceptionFeatures",
     "default_classifier_path",
+    "copy_fraction",
     "extract_features",
     "feature_statistics",
     "fid_from_features",
@@ -41,6 +44,7 @@ __all__ = [
     "inception_score",
     "kid",
     "label_histogram",
+    "latent_copy_fraction",
     "latent_metrics",
     "load_classifier",
     "load_inception",
