@@ -257,7 +257,9 @@ def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     where = stage.path if stage is not None else (lambda name: run_dir / name)
     save_sampler(where("sampler.safetensors"), sampler)
     save_image_grid(images, where("samples.png"), nrow=10)
-    return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples}
+    detail = sampler.describe() if hasattr(sampler, "describe") else None
+    return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples,
+            **({"sampler_detail": detail} if detail else {})}
 
 
 def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *,
@@ -277,6 +279,7 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *
         {"metric": "reconstruction MSE (held-out test split)", "value": summary.get("test_mse")},
         {"metric": "training images", "value": summary.get("n_train")},
         {"metric": "sampler", "value": summary.get("sampler")},
+        *([{"metric": "sampler settings", "value": summary["sampler_detail"]}] if summary.get("sampler_detail") else []),
         {"metric": "sampler fit seconds", "value": summary.get("sampler_fit_seconds")},
     ]
     figures = [("Reconstructions (held-out: originals above, reconstructions below)", "reconstructions.png"),
@@ -354,7 +357,8 @@ def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     check_out_dir(run_dir)
     saved = read_json_object(run_dir / "config.json", what="run config")
     old = read_json_object(run_dir / "metrics.json", what="run metrics") if (run_dir / "metrics.json").exists() else {}
-    summary = {k: v for k, v in old.items() if k not in ("sampler", "sampler_fit_seconds", "n_samples", "evaluation")}
+    dropped = ("sampler", "sampler_fit_seconds", "sampler_detail", "n_samples", "evaluation")
+    summary = {k: v for k, v in old.items() if k not in dropped}
     with staged(run_dir) as stage:
         summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
         write_config(run_dir, cfg, device=device, path=stage.path("config.json"),

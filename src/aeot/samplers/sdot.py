@@ -157,6 +157,13 @@ class SDOTSampler(LatentSampler):
                                   angle=self.angle, pair_weight=self.pair_weight, chunk_size=self.chunk_size,
                                   triangulation=self._triangulation())
 
+    def describe(self) -> str:
+        """One line for reports: the extended map in use and its epsilon."""
+        self._check_fitted()
+        why = {"paper": "the paper's map, default", "pyomt-pairs": "the reference code's pairs",
+               "projection": "aeot's earlier projection", "plain": "the plain OT map T"}[self.mode_]
+        return f"extended map {self.mode_!r} ({why}), epsilon {self.epsilon_:.4g}"
+
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         r = self.result_
         w = sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
