@@ -167,7 +167,7 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
 
 
-def _device(name: str) -> str:
+def resolve_device(name: str) -> str:
     import torch
 
     if name == "auto":
@@ -226,7 +226,7 @@ def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str,
     cfg, out = _config(args, command)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        return stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress), out
+        return stage(cfg, out, device=resolve_device(args.device), resume=args.resume, progress=progress), out
     finally:
         progress.close()
 
@@ -253,7 +253,7 @@ def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bo
     progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
     try:
         result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
-                                   device=_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
+                                   device=resolve_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
     finally:
         progress.close()
     for row in result["epoch0_vs_last"]:
@@ -293,7 +293,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     cfg = apply_overrides(base, overrides)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        result = resample_run(cfg, args.out, device=_device(args.device), progress=progress)
+        result = resample_run(cfg, args.out, device=resolve_device(args.device), progress=progress)
     finally:
         progress.close()
     print(f"sampler {cfg.sampler.name!r} fitted in {result['sampler_fit_seconds']:.1f} s")

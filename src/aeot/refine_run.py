@@ -32,6 +32,8 @@ import torch
 from aeot import __version__
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json, save_checkpoint
+from aeot.plots import image_grid, markdown_table, save_figure
+from aeot.progress import emit
 from aeot.train.refine import EpochCallback, RefineConfig, refine_generator
 
 __all__ = ["GENERATOR_KIND", "load_generator", "refine_and_report", "refine_config_for", "refine_report_section",
@@ -88,7 +90,7 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     if x.shape[0] != z.shape[0]:
         raise ConfigError(f"{run_dir}: {z.shape[0]} latent codes but {x.shape[0]} training images; "
                           "the dataset changed since the run, re-run it")
-    _emit(progress, event="stage", stage="data", message=f"{x.shape[0]} training pairs of {run_cfg.data.name}")
+    emit(progress, event="stage", stage="data", message=f"{x.shape[0]} training pairs of {run_cfg.data.name}")
     if sampler_name is None:
         if not (run_dir / "sampler.safetensors").is_file():
             raise ConfigError(f"{run_dir} holds no fitted sampler.safetensors; fit one (aeot sample --out {run_dir}) "
@@ -96,20 +98,20 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
         sampler = load_sampler(run_dir / "sampler.safetensors", device=device)
         sampler_info = {"name": sampler.name, "params": sampler.get_params(), "fitted_here": False}
     else:
-        _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
+        emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
         sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress)
         save_sampler(out / "sampler.safetensors", sampler)
         sampler_info = {"name": sampler_name, "params": sampler.get_params(), "fitted_here": True}
     fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
     if fid:
-        _emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
+        emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
         gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
         z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
         fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
         callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
     atomic_write_json(out / "config.json", {"aeot_version": __version__, "device": device, "refine": asdict(config),
                                             "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})
-    _emit(progress, event="stage", stage="refine",
+    emit(progress, event="stage", stage="refine",
           message=f"AE-OT-GAN: {config.epochs} epochs, R={config.lr_ratio:g}, T={config.g_steps}, "
                   f"lr_G={config.lr:g}, sampler {sampler_info['name']!r}")
     t0 = time.perf_counter()
@@ -153,7 +155,7 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
 
     if preset is not None and preset not in REFINE_PRESETS:
         raise ConfigError(f"unknown refine preset {preset!r}; choose one of {', '.join(sorted(REFINE_PRESETS))}")
-    from aeot.pipeline import _build, read_run_config
+    from aeot.pipeline import dataclass_from_dict, read_run_config
 
     _check_run(Path(run_dir))
     saved = Path(run_dir) / REFINE_DIR / "config.json"
@@ -164,7 +166,7 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
     values.update(overrides or {})
     if isinstance(values.get("adam_betas"), list):
         values["adam_betas"] = tuple(values["adam_betas"])
-    cfg = _build(RefineConfig, values, "refine")
+    cfg = dataclass_from_dict(RefineConfig, values, "refine")
     cfg.validate()
     return cfg
 
@@ -193,11 +195,6 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu") -> torch.nn.Modu
     return dec.to(device).eval()
 
 
-def _emit(progress, **event: Any) -> None:
-    if progress:
-        progress(event)
-
-
 # ----------------------------------------------------------------------------- numbers
 def compare_epochs(history: dict[str, list]) -> list[dict[str, Any]]:
     """Rows ``{"metric", "AE-OT (epoch 0)", "AE-OT-GAN (epoch E)"}`` for the evaluated columns.
@@ -223,8 +220,6 @@ def plot_refine_curves(history: dict[str, list], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure
-
     ep = history["epoch"]
     extra = [k for k in history if k.lower().startswith("fid")]
     panels = [("(a) content loss L_img", ["content_loss", "eval_content_loss"]),
@@ -241,7 +236,7 @@ def plot_refine_curves(history: dict[str, list], path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _select_epochs(n_rows: int, max_rows: int = 8) -> list[int]:
@@ -258,8 +253,6 @@ def plot_evolution(frames: torch.Tensor, epochs: list[int], path: str | Path, *,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure, image_grid
-
     rows = _select_epochs(frames.shape[0])
     images = [frames[r] for r in rows] + ([truth] if truth is not None else [])
     labels = [f"epoch {epochs[r]}" for r in rows] + (["ground truth"] if truth is not None else [])
@@ -271,7 +264,7 @@ def plot_evolution(frames: torch.Tensor, epochs: list[int], path: str | Path, *,
     ax.set_yticks([2 + h * i + frames.shape[-2] / 2 for i in range(len(images))], labels, fontsize=8)
     ax.set_xticks([])
     ax.set_title(title, fontsize=9)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path) -> Path:
@@ -281,7 +274,6 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
     from PIL import Image
 
     from aeot.io import atomic_write_bytes
-    from aeot.report import image_grid
 
     a, b = image_grid(left, nrow=8), image_grid(right, nrow=8)
     gap = np.full((a.shape[0], 12, a.shape[2]), 128, dtype=np.uint8)
@@ -296,7 +288,6 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
 # ----------------------------------------------------------------------------- report
 def refine_report_section(run_dir: str | Path) -> str | None:
     """Markdown for the run's report: AE-OT (epoch 0) beside AE-OT-GAN; None if not refined."""
-    from aeot.report import markdown_table
 
     out = Path(run_dir) / REFINE_DIR
     if not (out / "metrics.json").is_file():

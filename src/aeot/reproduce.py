@@ -27,10 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_json, read_json
+from aeot.progress import Progress, emit_stage
 
-Progress = Callable[[dict[str, Any]], None]
 
 AE_FILES = ("autoencoder.safetensors", "latents.safetensors", "history.json", "reconstructions.png",
             "training_curve.png")
@@ -71,12 +72,9 @@ class ReproduceConfig:
 
     def validate(self) -> None:
         for name in ("mlp_epochs", "conv_epochs", "refine_epochs", "n_eval", "ae_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"reproduce {name} must be a positive int, got {v!r}")
-        if self.n_train is not None and (isinstance(self.n_train, bool) or not isinstance(self.n_train, int)
-                                         or self.n_train < 100):
-            raise ConfigError(f"reproduce n_train must be an int >= 100 or None (all), got {self.n_train!r}")
+            check_positive_int(f"reproduce {name}", getattr(self, name))
+        if self.n_train is not None:
+            check_int("reproduce n_train", self.n_train, low=100, what="an int >= 100 or None (all)")
         unknown = set(self.samplers) - set(SAMPLER_ROWS)
         if unknown:
             raise ConfigError(f"reproduce samplers: unknown {sorted(unknown)[0]!r}; allowed: {', '.join(SAMPLER_ROWS)}")
@@ -136,11 +134,6 @@ def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> Rep
 
 
 # ----------------------------------------------------------------------------- stages
-def _emit(progress: Progress | None, message: str, stage: str = "reproduce") -> None:
-    if progress:
-        progress({"event": "stage", "stage": stage, "message": message})
-
-
 def _jsonable(obj: Any) -> Any:
     """``obj`` as it reads back from JSON (tuples become lists), to compare saved settings."""
     import json
@@ -173,14 +166,14 @@ class Stages:
                 raise ConfigError(f"{self.out} holds stage {name!r} made with other settings ({diff}: "
                                   f"{old.get(diff)!r} there, {settings.get(diff)!r} now); "
                                   f"use another --out or delete {marker} to redo it")
-            _emit(self.progress, f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
+            emit_stage(self.progress, "reproduce", f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
             return saved["result"]
-        _emit(self.progress, f"{name}: starting")
+        emit_stage(self.progress, "reproduce", f"{name}: starting")
         t0 = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - t0
         atomic_write_json(marker, {"settings": settings, "result": result, "seconds": seconds})
-        _emit(self.progress, f"{name}: done in {seconds:.0f} s")
+        emit_stage(self.progress, "reproduce", f"{name}: done in {seconds:.0f} s")
         return result
 
 
@@ -275,7 +268,7 @@ def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | N
     if path.is_file():
         info = read_json(path.with_suffix(".json"), what="classifier record") if path.with_suffix(".json").is_file() else {}
         return {"path": str(path), "test_accuracy": info.get("test_accuracy"), "trained_here": False}
-    _emit(progress, f"training the {cfg.dataset} domain classifier into {path}", "classifier")
+    emit_stage(progress, "classifier", f"training the {cfg.dataset} domain classifier into {path}")
     info = train_dataset_classifier(cfg.dataset, device=device, progress=progress)
     return {"path": info["path"], "test_accuracy": info.get("test_accuracy"), "trained_here": True,
             "train_seconds": info.get("train_seconds")}

@@ -20,6 +20,7 @@ import torch
 
 from aeot import __version__
 from aeot.io import atomic_write_bytes, atomic_write_json
+from aeot.plots import save_image_grid
 
 # Inception scores of paper 004 §5.1 (higher is better); its MNIST column is shown for the
 # MNIST-like sets. Paper 000 reports no IS and no Fashion-MNIST run.
@@ -166,7 +167,6 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
                   device: str, wall_this_call: float) -> dict[str, Any]:
     from aeot.io import to_json
     from aeot.pipeline import DataConfig, load_data
-    from aeot.report import save_image_grid
     from aeot.reproduce import stage_seconds
 
     grids = out / "grids"

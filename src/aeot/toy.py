@@ -15,11 +15,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from aeot._validation import check_positive_int
 from aeot.errors import ConfigError
+from aeot.plots import save_figure
+from aeot.progress import Progress, emit_stage
 
 # The paper's Table (§4 and §4.1); quoted beside our numbers, never used to compute them.
 PAPER_TABLE: dict[str, dict[str, float]] = {
@@ -61,8 +64,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
 STEPPED = {"otgen", "ottrans"}
 DATASET_PARAMS = {"moons": ("noise",), "circles": ("noise", "factor")}
 
-Progress = Callable[[dict[str, Any]], None]
-
 
 @dataclass
 class ToyConfig:
@@ -85,8 +86,7 @@ class ToyConfig:
     def validate(self) -> "ToyConfig":
         for name, value in [("steps", self.steps), ("n_train", self.n_train), ("sdot_n_train", self.sdot_n_train),
                             ("n_batches", self.n_batches), ("batch_size", self.batch_size)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"toy {name} must be a positive int, got {value!r}")
+            check_positive_int(f"toy {name}", value)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"toy seeds must be distinct and non-empty, got {self.seeds!r}")
         for d in self.datasets:
@@ -231,8 +231,6 @@ def scatter_plot(cells: list[dict[str, Any]], method: str, cfg: ToyConfig, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure
-
     fig, axes = plt.subplots(1, len(cfg.datasets), figsize=(4.2 * len(cfg.datasets), 4.2), squeeze=False)
     for ax, d in zip(axes[0], cfg.datasets):
         cell = next((c for c in cells if c["method"] == method and c["dataset"] == d), None)
@@ -245,7 +243,7 @@ def scatter_plot(cells: list[dict[str, Any]], method: str, cfg: ToyConfig, path:
         ax.set_title(f"{method} on {d} (seed {cell['seed']}): {cell['divergence']:.3f}")
         ax.set_aspect("equal")
         ax.legend(loc="upper right", markerscale=3, fontsize=8)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def slug(method: str) -> str:
@@ -277,9 +275,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
     done = {(c["dataset"], c["method"], c["seed"]) for c in cells}
     todo = [(d, m, s) for m in cfg.methods for d in cfg.datasets for s in cfg.seeds if (d, m, s) not in done]
     for i, (d, m, s) in enumerate(todo, 1):
-        if progress:
-            progress({"event": "stage", "stage": "toy",
-                      "message": f"[{i}/{len(todo)}] {m} on {d}, seed {s}"})
+        emit_stage(progress, "toy", f"[{i}/{len(todo)}] {m} on {d}, seed {s}")
         cells.append(run_cell(cfg, d, m, s, progress=progress))
         atomic_write_json(cells_path, {"config": asdict(cfg), "cells": cells})
     summary = summarise(cells, cfg)

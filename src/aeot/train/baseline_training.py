@@ -40,7 +40,6 @@ import inspect
 import math
 import numbers
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,8 +47,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot._validation import check_int
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.progress import Progress
 from aeot.train.autoencoder import epoch_permutation
 from aeot.train.baseline_losses import (
     LIKELIHOODS,
@@ -67,7 +68,6 @@ from aeot.train.baseline_losses import (
 __all__ = ["BASELINES", "HISTORY_KEYS", "METHOD_DEFAULTS", "BaselineConfig", "build_networks", "make_optimizers",
            "train_epochs"]
 
-Progress = Callable[[dict[str, Any]], None]
 BASELINES = ("vae", "wae-mmd", "gan", "wgan-gp")
 
 # The papers' optimiser settings; BaselineConfig fields left as None take these.
@@ -120,8 +120,8 @@ class BaselineConfig:
         for key in ("epochs", "batch_size", "n_critic", "n_samples", "seed"):
             v = getattr(self, key)
             low = 0 if key == "seed" else 1
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low):
-                raise ConfigError(f"baseline {key} must be an int >= {low}, got {v!r}")
+            if v is not None:
+                check_int(f"baseline {key}", v, low=low, what=f"an int >= {low}")
         for key in ("lr", "gaussian_sigma", "prior_var", "wae_lambda", "gp_lambda"):
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)
