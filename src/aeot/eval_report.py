@@ -11,6 +11,7 @@ import torch
 
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_bytes, read_json_object
+from aeot.model import LatentGenerativeModel
 from aeot.plots import markdown_table, save_figure, save_image_grid
 from aeot.preflight import check_out_file
 
@@ -67,13 +68,14 @@ PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
           "gaussian": ("standard normal noise", _gaussian_prior)}
 
 
-def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: str | Path, *,
+def interpolation_figures(model: LatentGenerativeModel, held: torch.Tensor | None, run_dir: str | Path, *,
                           seed: int = 0, where: Callable[[str], Path] | None = None) -> dict[str, str]:
     """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
-    without an encoder) and between prior pairs; write the strips. ``model`` has ``decode``.
+    without an encoder) and between prior pairs of ``model.sampler``; write the strips.
     ``where(name)``: the path to write figure ``name`` to (default ``run_dir / name``)."""
     run_dir = Path(run_dir)
     where = where or (lambda name: run_dir / name)
+    sampler = model.sampler
     device = next(model.parameters()).device
     out: dict[str, str] = {}
     if held is not None:

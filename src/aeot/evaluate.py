@@ -30,10 +30,11 @@ from aeot._validation import check_int
 from aeot.errors import AeotError, ConfigError
 from aeot.eval_report import FLOOR_PEER, FLOOR_ROW, LATENT_REFERENCE
 from aeot.io import atomic_write_json, read_json_object
-from aeot.nets.base import decode_in_chunks
+from aeot.model import LatentGenerativeModel
 from aeot.plots import save_image_grid
 from aeot.preflight import check_out_dir
 from aeot.progress import Progress, emit_stage
+from aeot.run.rundir import RunDir
 from aeot.staging import Staging, staged
 
 DEFAULT_N = {"classifier": 5000, "inception": 500}
@@ -154,12 +155,10 @@ def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- main entry
 @dataclasses.dataclass
 class _Source:
-    """What an evaluation draws from: latents, a decoder, an encoder (or None), where it writes."""
+    """What an evaluation draws from (a model whose sampler has ``name`` and ``device_``), where it writes."""
 
     label: str
-    decoder: torch.nn.Module  # has .decode(z) -> images in [0, 1]
-    encoder: torch.nn.Module | None  # has .encode(x) -> codes; None for GANs
-    sampler: Any  # draws the latents: name, device_, sample(n, generator=g) -> (n, d)
+    model: LatentGenerativeModel
     out_dir: Path
     train_z: torch.Tensor | None
 
@@ -175,17 +174,6 @@ class _Prior:
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.model.sample_latents(n, generator=generator)
-
-
-class _Decoder(torch.nn.Module):
-    """A refined generator with the ``decode`` method of an autoencoder."""
-
-    def __init__(self, net: torch.nn.Module):
-        super().__init__()
-        self.net = net
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
 
 
 GENERATORS = ("decoder", "refined")
@@ -208,27 +196,28 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
         from aeot.train.baselines import load_baseline
 
         model = load_baseline(run_dir, device=device)
-        return _Source(label=f"baseline {model.name!r}", decoder=model,
-                       encoder=model if model.has_encoder else None, sampler=_Prior(model),
+        return _Source(label=f"baseline {model.name!r}",
+                       model=LatentGenerativeModel(model, _Prior(model), model if model.has_encoder else None),
                        out_dir=run_dir, train_z=None)
-    if not (run_dir / "sampler.safetensors").is_file():
+    if not RunDir(run_dir).sampler.is_file():
         raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
-    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    train_z = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")[0]["z"]
-    sampler_path, decoder, out_dir = run_dir / "sampler.safetensors", model, run_dir
+    model = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
+    train_z = load_checkpoint(RunDir(run_dir).latents, kind="Latents")[0]["z"]
+    sampler_path, decoder, out_dir = RunDir(run_dir).sampler, model, run_dir
     if generator == "refined":
-        from aeot.refine_run import REFINE_DIR, load_generator
+        from aeot.refine_run import load_generator
 
-        out_dir = run_dir / REFINE_DIR
-        if not (out_dir / "generator.safetensors").is_file():
+        out_dir = RunDir(run_dir).refine.path
+        if not RunDir(out_dir).generator.is_file():
             raise ConfigError(f"{run_dir} has no refined generator ({out_dir / 'generator.safetensors'}); "
                               f"run `aeot refine {run_dir}` first")
-        decoder = _Decoder(load_generator(run_dir, device=device))
-        if (out_dir / "sampler.safetensors").is_file():  # the refinement fitted its own sampler
-            sampler_path = out_dir / "sampler.safetensors"
+        decoder = load_generator(run_dir, device=device)
+        if RunDir(out_dir).sampler.is_file():  # the refinement fitted its own sampler
+            sampler_path = RunDir(out_dir).sampler
     sampler = load_sampler(sampler_path, device=device)
     label = f"sampler {sampler.name!r}" + (" + AE-OT-GAN generator" if generator == "refined" else "")
-    return _Source(label=label, decoder=decoder, encoder=model, sampler=sampler, out_dir=out_dir, train_z=train_z)
+    return _Source(label=label, model=LatentGenerativeModel(decoder, sampler, model), out_dir=out_dir,
+                   train_z=train_z)
 
 
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
@@ -253,7 +242,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     if features not in DEFAULT_N:
         raise ConfigError(f"--features must be classifier or inception, got {features!r}")
     n = _check_n(DEFAULT_N[features] if n is None else n)
-    if not (run_dir / "config.json").is_file():
+    if not RunDir(run_dir).config.is_file():
         raise ConfigError(f"{run_dir} holds no config.json; it is not a finished aeot run directory")
     cfg = read_run_config(run_dir)
     inception = None
@@ -298,10 +287,9 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         notes.append(note)
 
     emit_stage(progress, "evaluate", f"decoding {n} samples of {src.label}")
-    g = torch.Generator(device=src.sampler.device_).manual_seed(seed)
-    z_gen = src.sampler.sample(n, generator=g)  # (n, d)
-    with torch.no_grad():
-        fake_x = decode_in_chunks(src.decoder.decode, z_gen, device="cpu").clamp(0, 1)
+    g = torch.Generator(device=src.model.sampler.device_).manual_seed(seed)
+    z_gen = src.model.sample_latents(n, generator=g)  # (n, d)
+    fake_x = src.model.decode(z_gen, device="cpu").clamp(0, 1)
     save_image_grid(fake_x[:100], stage.path("eval_samples.png"), nrow=10)
 
     spaces: dict[str, Any] = {}
@@ -339,10 +327,10 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
 
     latent: dict[str, Any] = {}
     figures = {"samples": "eval_samples.png"}
-    if src.encoder is not None:
+    if src.model.encoder is not None:
         from aeot.train.autoencoder import encode
 
-        held = encode(src.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
+        held = encode(src.model.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
         m = min(held.shape[0], n, LATENT_MAX_N, *([] if src.train_z is None else [src.train_z.shape[0]]))
         latent["generated"] = latent_metrics(z_gen[:m].cpu(), held[:m], seed=seed)  # both rows at the same m
         if src.train_z is not None:
@@ -352,16 +340,16 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     else:
         held = None
         notes.append(f"no latent metrics: {src.label} has no encoder")
-    figures.update(interpolation_figures(src.decoder, src.sampler, held, src.out_dir, seed=seed, where=stage.path))
+    figures.update(interpolation_figures(src.model, held, src.out_dir, seed=seed, where=stage.path))
 
     evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
                   "seed": seed, "features": features, "device": device, "generator": generator,
                   "source": src.label, "spaces": spaces, "latent": latent, "figures": figures,
                   "notes": notes, "seconds": time.perf_counter() - t0}
     if generator == "refined":  # the run's own report describes the decoder; keep it as it is
-        atomic_write_json(stage.path("evaluation.json"), evaluation)
+        atomic_write_json(stage.path(RunDir.EVALUATION), evaluation)
         return evaluation
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = RunDir(run_dir).metrics
     summary = read_json_object(metrics_path, what="run metrics") if metrics_path.exists() else {}
     summary.pop("aeot_version", None)
     old = summary.get("evaluation") or {}

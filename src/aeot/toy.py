@@ -1,4 +1,4 @@
-"""The 2-D distribution-mapping experiment of 004_e55a3f3e4e313f2a.txt §4 and §4.1.
+"""The 2-D distribution-mapping experiment of Zhang et al. (2019) §4 and §4.1.
 
 Each method is a latent sampler fitted directly on 2-D points (no autoencoder): OTgen,
 OTtrans, Cluster (k = 8 / 16) and, once registered, AE-OT (the ``sdot`` sampler). The score is
@@ -34,7 +34,7 @@ PAPER_TABLE: dict[str, dict[str, float]] = {
 }
 # Our variant rows, each quoted beside the paper's row it varies: the same networks sampled
 # through a scrambled Sobol prior (``qmc_sample``: batches stratified like the real ones); L1
-# feedback (004 §4.2: "in this case, distance is L1 distance") with Sobol priors in training and
+# feedback (Zhang et al. (2019) §4.2: "in this case, distance is L1 distance") with Sobol priors in training and
 # sampling; and the learning rate decayed to 0 by a cosine over the 10K steps (not in the paper).
 VARIANT_OF = {
     "OTgen (Sobol prior)": "OTgen", "OTtrans (Sobol prior)": "OTtrans",
@@ -253,7 +253,7 @@ def slug(method: str) -> str:
 def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
             progress: Progress | None = None) -> dict[str, Any]:
     """Run every (dataset, method, seed) cell and write results.json, table.md and the plots."""
-    from aeot import __version__
+    from aeot._version import __version__
     from aeot.io import atomic_write_bytes, atomic_write_json, read_json
 
     cfg.validate()
@@ -288,7 +288,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
                "cells": [{k: v for k, v in c.items() if k not in ("generated", "real")} for c in cells]}
     atomic_write_json(out / "results.json", results)
     figures = {m: scatter_plot(cells, m, cfg, out / f"scatter_{slug(m)}.png").name for m in cfg.methods}
-    text = (f"# 2-D distribution mapping (004 §4, §4.1)\n\nOT divergence, lower is better. "
+    text = (f"# 2-D distribution mapping (Zhang et al. (2019) §4, §4.1)\n\nOT divergence, lower is better. "
             f"{results['protocol']}.\n\n" + table_markdown(summary, cfg) + "\n"
             + "".join(f"![{m}]({f})\n" for m, f in figures.items()))
     atomic_write_bytes(out / "table.md", text.encode())

@@ -1,6 +1,6 @@
 """Autoencoder training: MSE reconstruction with Adam, per-epoch atomic checkpoints, resume.
 
-AE-OT-GAN (000_964a81a293685622.txt §3.1) and AE-OTtrans/AE-OTgen (004 §5.1) both start
+AE-OT-GAN (An et al. (ECCV 2020) §3.1) and AE-OTtrans/AE-OTgen (Zhang et al. (2019) §5.1) both start
 from an autoencoder trained to reconstruct the images; the latent codes of the training
 set are then the target of the latent sampler.
 

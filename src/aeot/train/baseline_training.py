@@ -1,6 +1,6 @@
 """Networks, losses per step and the training loop of the baselines: VAE, WAE-MMD, GAN, WGAN-GP.
 
-The comparison of 004_e55a3f3e4e313f2a.txt §5 (Zhang et al.): each baseline uses the networks
+The comparison of Zhang et al. (2019) §5: each baseline uses the networks
 of the run's architecture (``aeot.nets``), a prior ``N(0, I)`` on the ``latent_dim`` codes, and
 images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
 
@@ -12,7 +12,7 @@ images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
 * ``wae-mmd`` (Tolstikhin et al. 2018): the deterministic autoencoder of the architecture,
   ``||x - G(Q(x))||^2 + lambda * MMD(Q(x), N(0, sigma_z^2 I))`` with the IMQ kernel,
   ``lambda = 10``, ``sigma_z^2 = 1``, Adam(1e-3, (0.5, 0.999)), batch 100 (their MNIST
-  setting; 004 §5.1 reports using lambda 0.1 and batch 128).
+  setting; Zhang et al. (2019) §5.1 reports using lambda 0.1 and batch 128).
 * ``gan`` (Goodfellow et al. 2014, DCGAN's optimiser): generator = the architecture's decoder,
   discriminator = ``make_discriminator(arch)`` with its registry defaults (spectral norm on for
   ``dcgan``/``resnet``/``conv64``), non-saturating loss, Adam(2e-4, (0.5, 0.999)), batch 64,

@@ -1,6 +1,6 @@
 """Baseline generative models in a run directory: VAE, WAE-MMD, GAN and WGAN-GP.
 
-The baselines of 004_e55a3f3e4e313f2a.txt §5, on the networks of the run's autoencoder
+The baselines of Zhang et al. (2019) §5, on the networks of the run's autoencoder
 architecture with a prior ``N(0, I)``; methods, losses and paper defaults are described in
 :mod:`aeot.train.baseline_training` and :mod:`aeot.train.baseline_losses`.
 
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import (
     atomic_write_json,

@@ -1,7 +1,7 @@
 """AE-OT-GAN: refine the decoder of an AE-OT model as the generator of a GAN.
 
 An et al., "AE-OT-GAN: Training GANs from data specific latent distribution" (2020;
-000_964a81a293685622.txt §3.3 and §4). The generator starts as an exact copy of the
+An et al. (ECCV 2020) §3.3 and §4). The generator starts as an exact copy of the
 autoencoder's decoder; its latents come from the fitted AE-OT sampler (any fitted
 :class:`~aeot.samplers.LatentSampler`). Each epoch passes once over the training pairs
 ``(x_i, z_i = f(x_i))``:
