@@ -56,7 +56,7 @@ def _version(dist: str) -> str | None:
 def _solvers() -> list[tuple[str, bool, object]]:
     """(name, exact, fn(cost matrix (n, n) float64) -> perm (n,)) for every importable solver."""
     out: list[tuple[str, bool, object]] = []
-    import ot  # POT: the network simplex the AE-OTgen authors used (paper 004 §3.3)
+    import ot  # POT: the network simplex the AE-OTgen authors used (Zhang et al. (2019) §3.3)
 
     def pot_emd(c):
         n = c.shape[0]

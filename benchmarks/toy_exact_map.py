@@ -3,7 +3,7 @@
     python benchmarks/toy_exact_map.py DATASET [--m 10240] [--seeds 0 1 2] [--prior sobol|iid]
                                        [--n-batches 20]
 
-OTtrans (004 Algorithm 1) trains a network f to reproduce one exact OT bijection sigma from m
+OTtrans (Zhang et al. (2019) Algorithm 1) trains a network f to reproduce one exact OT bijection sigma from m
 prior points to m real points, then samples f(fresh prior points). The best f can do is the OT
 map itself. This script skips the network: it draws m prior points (U(-1, 1)^2; ``sobol``: one
 scrambled Sobol sequence, as the table's "Sobol" rows sample, or ``iid``), takes m training

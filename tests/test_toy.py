@@ -1,4 +1,4 @@
-"""The 2-D table command (004 §4): protocol, resume, outputs, CLI errors."""
+"""The 2-D table command (Zhang et al. (2019) §4): protocol, resume, outputs, CLI errors."""
 
 import importlib.util
 import json

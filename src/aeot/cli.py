@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.cli_baseline import add_baseline_parser
 from aeot.cli_errors import EXIT_USAGE, ignore_file_size_signal, run_command
 from aeot.cli_eval import add_eval_parsers
 from aeot.cli_progress import SDOT_FIELDS, TqdmProgress, sdot_stop_rule
 from aeot.errors import AeotError, ConfigError
+from aeot.run.rundir import RunDir
 
 __all__ = ["EXIT_USAGE", "TqdmProgress", "build_parser", "main"]
 
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
     g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
     p.set_defaults(func=cmd_sample)
-    p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (000 §3.3)")
+    p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (An et al. (ECCV 2020) §3.3)")
     _add_refine_options(p)
     p.set_defaults(func=cmd_refine)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     from aeot.cli_reproduce import add_reproduce_parser
 
     add_reproduce_parser(sub)
-    p = sub.add_parser("toy", help="the 2-D table of 004 §4/§4.1: OT divergence of each method on moons and circles")
+    p = sub.add_parser("toy", help="the 2-D table of Zhang et al. (2019) §4/§4.1: OT divergence of each method on moons and circles")
     _add_toy_options(p)
     p.set_defaults(func=cmd_toy)
     add_eval_parsers(sub)
@@ -167,7 +168,7 @@ def _add_toy_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
 
 
-def _device(name: str) -> str:
+def resolve_device(name: str) -> str:
     import torch
 
     if name == "auto":
@@ -183,7 +184,7 @@ def _config(args: argparse.Namespace, command: str):
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     if args.config is not None:
         base = read_run_config(args.config)  # a config.json, a copy of any name, or a run directory
-    elif args.resume and args.out is not None and (args.out / "config.json").exists():
+    elif args.resume and args.out is not None and RunDir(args.out).config.exists():
         base = read_run_config(args.out)
     else:
         base = RunConfig()
@@ -226,7 +227,7 @@ def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str,
     cfg, out = _config(args, command)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        return stage(cfg, out, device=_device(args.device), resume=args.resume, progress=progress), out
+        return stage(cfg, out, device=resolve_device(args.device), resume=args.resume, progress=progress), out
     finally:
         progress.close()
 
@@ -248,12 +249,12 @@ def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bo
             fid_n: int | None = None) -> dict[str, Any]:
     from aeot.refine_run import refine_and_report, refine_config_for
 
-    resume = resume and (run_dir / "refine" / "checkpoint.safetensors").exists()
+    resume = resume and RunDir(run_dir).refine.checkpoint.exists()
     cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
     progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
     try:
         result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
-                                   device=_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
+                                   device=resolve_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
     finally:
         progress.close()
     for row in result["epoch0_vs_last"]:
@@ -293,7 +294,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     cfg = apply_overrides(base, overrides)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        result = resample_run(cfg, args.out, device=_device(args.device), progress=progress)
+        result = resample_run(cfg, args.out, device=resolve_device(args.device), progress=progress)
     finally:
         progress.close()
     print(f"sampler {cfg.sampler.name!r} fitted in {result['sampler_fit_seconds']:.1f} s")

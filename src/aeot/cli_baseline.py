@@ -69,7 +69,7 @@ class _Progress:
 
 
 def cmd_baseline_train(args: argparse.Namespace) -> int:
-    from aeot.cli import _device
+    from aeot.cli import resolve_device
     from aeot.pipeline import DataConfig, ModelConfig, RunConfig
     from aeot.train.autoencoder import AETrainConfig
     from aeot.train.baselines import BaselineConfig, train_baseline
@@ -85,7 +85,7 @@ def cmd_baseline_train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{args.data}-{args.name}"
     progress = _Progress()
     try:
-        result = train_baseline(out, cfg, run_cfg, device=_device(args.device), resume=args.resume,
+        result = train_baseline(out, cfg, run_cfg, device=resolve_device(args.device), resume=args.resume,
                                 progress=progress)
     finally:
         progress.close()

@@ -50,14 +50,14 @@ def add_eval_parsers(sub) -> None:
 
 
 def cmd_classifier(args: argparse.Namespace) -> int:
-    from aeot.cli import TqdmProgress, _device
+    from aeot.cli import TqdmProgress, resolve_device
     from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
 
     cfg = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     progress = TqdmProgress()
     try:
         r = train_dataset_classifier(args.data, out=args.out, data_dir=args.data_dir, config=cfg,
-                                     device=_device(args.device), progress=progress)
+                                     device=resolve_device(args.device), progress=progress)
     finally:
         progress.close()
     print(f"{args.data}: test accuracy {r['test_accuracy']:.4f} on {r['n_test']} images; "
@@ -67,14 +67,14 @@ def cmd_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aeot.cli import TqdmProgress, _device
+    from aeot.cli import TqdmProgress, resolve_device
     from aeot.eval_report import summary_lines
     from aeot.evaluate import evaluate_run
 
     progress = TqdmProgress()
     try:
         result = evaluate_run(args.run_dir, features=args.features, n=args.n, inception_weights=args.inception_weights,
-                              classifier=args.classifier, device=_device(args.device), generator=args.generator,
+                              classifier=args.classifier, device=resolve_device(args.device), generator=args.generator,
                               progress=progress)
     finally:
         progress.close()

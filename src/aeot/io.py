@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save_file as st_save_file
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.errors import CheckpointError
 
 FORMAT_VERSION = 1

@@ -28,14 +28,17 @@ from typing import Any
 
 import torch
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object, save_checkpoint
+from aeot.nets.base import decode_in_chunks
+from aeot.plots import plot_curves, save_image_grid
 from aeot.preflight import check_out_dir, check_resume_matches, check_run_config
+from aeot.progress import Progress, emit
+from aeot.run.rundir import RunDir
 from aeot.staging import Staging, remove_orphans, staged
 from aeot.train.autoencoder import (
     AETrainConfig,
-    Progress,
     encode,
     load_autoencoder,
     reconstruction_mse,
@@ -43,8 +46,8 @@ from aeot.train.autoencoder import (
     train_autoencoder,
 )
 
-# Latent sizes of the papers' settings: 8 for the fully connected AE of 004 §5.1, 64 for
-# the InfoGAN MNIST AE of 000 §4; 128 for the 32/64 px convolutional ones.
+# Latent sizes of the papers' settings: 8 for the fully connected AE of Zhang et al. (2019) §5.1, 64 for
+# the InfoGAN MNIST AE of An et al. (ECCV 2020) §4; 128 for the 32/64 px convolutional ones.
 DEFAULT_LATENT = {"mlp": 8, "infogan": 64, "dcgan": 128, "resnet": 128, "conv64": 128}
 
 
@@ -66,7 +69,7 @@ class ModelConfig:
 
 @dataclass(kw_only=True)
 class SamplerConfig:
-    name: str = "sdot"  # AE-OT: semi-discrete OT + extended map (000 §3.2)
+    name: str = "sdot"  # AE-OT: semi-discrete OT + extended map (An et al. (ECCV 2020) §3.2)
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,7 +93,7 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
         if key in parts:
             if not isinstance(value, dict):
                 raise ConfigError(f"config section {key!r} must be a mapping, got {value!r}")
-            kwargs[key] = _build(parts[key], value, key)
+            kwargs[key] = dataclass_from_dict(parts[key], value, key)
         elif key in {f.name for f in dataclasses.fields(RunConfig)}:
             kwargs[key] = value
         else:
@@ -98,7 +101,8 @@ def config_from_dict(d: dict[str, Any]) -> RunConfig:
     return RunConfig(**kwargs)
 
 
-def _build(cls: type, values: dict[str, Any], section: str):
+def dataclass_from_dict(cls: type, values: dict[str, Any], section: str):
+    """``cls(**values)``, refusing a key that is not a field of ``cls`` (named as ``section.key``)."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - names
     if unknown:
@@ -141,11 +145,6 @@ def load_data(cfg: DataConfig, split: str):
 
 
 # ----------------------------------------------------------------------------- stages
-def _emit(progress: Progress | None, **event: Any) -> None:
-    if progress:
-        progress(event)
-
-
 def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
                    progress: Progress | None = None) -> dict[str, Any]:
     """Train the autoencoder and write its artefacts; returns a small summary dict.
@@ -156,18 +155,18 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
     from aeot.nets import make_autoencoder
 
     run_dir = Path(run_dir)
-    ckpt = run_dir / "checkpoint.safetensors"
+    ckpt = RunDir(run_dir).checkpoint
     check_run_config(cfg)
     check_out_dir(run_dir)
-    if not resume and (ckpt.exists() or (run_dir / "autoencoder.safetensors").exists()):
+    if not resume and (ckpt.exists() or RunDir(run_dir).autoencoder.exists()):
         raise ConfigError(
             f"{run_dir} already holds a trained autoencoder; pass --resume to continue it or choose another --out"
         )
-    if resume and (run_dir / "config.json").is_file():
-        saved = read_json_object(run_dir / "config.json", what="run config")
+    if resume and RunDir(run_dir).config.is_file():
+        saved = read_json_object(RunDir(run_dir).config, what="run config")
         check_resume_matches(asdict(read_run_config(run_dir)), saved.get("model_resolved"), asdict(cfg),
                              where=run_dir)
-    _emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
+    emit(progress, event="stage", stage="data", message=f"loading {cfg.data.name}")
     train, test = load_data(cfg.data, "train"), load_data(cfg.data, "test")
     model_kwargs = resolve_model(cfg, train.image_shape)
     # Weight initialisation draws from torch's global RNG: seed it inside fork_rng so the
@@ -177,11 +176,11 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
         model = make_autoencoder(**model_kwargs)  # a bad architecture setting fails here, before any write
     model = model.to(device)
     if resume:
-        remove_orphans(run_dir)
+        remove_orphans(run_dir, subdirs=(RunDir.REFINE,))
     created = not run_dir.exists()
     write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
                                                       "data_meta": {"train": train.meta, "test": test.meta}})
-    _emit(progress, event="stage", stage="train-ae",
+    emit(progress, event="stage", stage="train-ae",
           message=f"training {model_kwargs['arch']} autoencoder (latent {model_kwargs['latent_dim']}) "
                   f"on {train.x.shape[0]} images")
     t0 = time.perf_counter()
@@ -201,16 +200,15 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
 
 def _write_autoencoder_outputs(stage: Staging, model, train, test, history: dict, cfg: RunConfig,
                                device: str) -> None:
-    from aeot.report import plot_curves, save_image_grid
 
-    save_autoencoder(stage.path("autoencoder.safetensors"), model)
+    save_autoencoder(stage.path(RunDir.AUTOENCODER), model)
     z = encode(model, train.x)
     state = {"z": z.cpu()}
     if train.y is not None:
         state["y"] = train.y.cpu()
-    save_checkpoint(stage.path("latents.safetensors"), kind="Latents", state=state,
+    save_checkpoint(stage.path(RunDir.LATENTS), kind="Latents", state=state,
                     config={"dataset": cfg.data.name, "split": "train"})
-    atomic_write_json(stage.path("history.json"), history)
+    atomic_write_json(stage.path(RunDir.HISTORY), history)
     orig = test.x[:32]
     with torch.no_grad():
         recon = model(orig.to(device)).cpu()
@@ -223,8 +221,8 @@ def _write_autoencoder_outputs(stage: Staging, model, train, test, history: dict
 
 def load_run_codes(run_dir: Path, device: str):
     """``(autoencoder, latents)`` of a trained run, refused when they do not belong together."""
-    model = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
+    model = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
+    latents, _ = load_checkpoint(RunDir(run_dir).latents, kind="Latents")
     z = latents.get("z")
     if not isinstance(z, torch.Tensor) or z.ndim != 2:
         raise CheckpointError(f"{run_dir / 'latents.safetensors'}: no codes z of shape (n, d); re-run train-ae")
@@ -240,22 +238,21 @@ def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
                  progress: Progress | None = None, stage: Staging | None = None) -> dict[str, Any]:
     """Fit the latent sampler on the run's codes, decode samples, write the sampler and the grid
     (into ``stage`` when given: they reach the run only with the rest of the command's set)."""
-    from aeot.report import save_image_grid
     from aeot.samplers import make_sampler, save_sampler
 
     run_dir = Path(run_dir)
     check_run_config(cfg)
     model, z = load_run_codes(run_dir, device)
     z = z.to(device)
-    _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
+    emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
     t0 = time.perf_counter()
     sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress)
     fit_seconds = time.perf_counter() - t0
     z_gen = sampler.sample(cfg.n_samples)
     with torch.no_grad():
-        images = torch.cat([model.decode(z_gen[i : i + 256]) for i in range(0, z_gen.shape[0], 256)]).cpu()
+        images = decode_in_chunks(model.decode, z_gen).cpu()
     where = stage.path if stage is not None else (lambda name: run_dir / name)
-    save_sampler(where("sampler.safetensors"), sampler)
+    save_sampler(where(RunDir.SAMPLER), sampler)
     save_image_grid(images, where("samples.png"), nrow=10)
     detail = sampler.describe() if hasattr(sampler, "describe") else None
     return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples,
@@ -268,12 +265,12 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *
     if stage is None:
         with staged(run_dir) as own:
             report_stage(cfg, run_dir, summary, stage=own)
-        return Path(run_dir) / "report.md"
+        return RunDir(run_dir).report
     from aeot.report import write_report
 
     run_dir = Path(run_dir)
     metrics = {"aeot_version": __version__, **summary}
-    atomic_write_json(stage.path("metrics.json"), metrics)
+    atomic_write_json(stage.path(RunDir.METRICS), metrics)
     rows = [
         {"metric": "reconstruction MSE (train)", "value": summary.get("train_mse")},
         {"metric": "reconstruction MSE (held-out test split)", "value": summary.get("test_mse")},
@@ -296,7 +293,7 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *
     from aeot.train.baselines import is_baseline_run
 
     if is_baseline_run(run_dir):  # aeot baseline train: its own rows, no AE or sampler
-        info = read_json_object(run_dir / "baseline.json", what="baseline record")
+        info = read_json_object(RunDir(run_dir).baseline, what="baseline record")
         b = info.get("baseline", {})
         rows = [{"metric": "baseline", "value": b.get("name")}, {"metric": "epochs", "value": b.get("epochs")},
                 {"metric": "training seconds", "value": info.get("train_seconds")}]
@@ -305,14 +302,14 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *
         note = (f"Settings in {shlex.quote(str(run_dir / 'baseline.json'))}; train another with "
                 f"`aeot baseline train {b.get('name')}`.")
     figures = [f for f in figures if stage.find(f[1]).exists()]
-    resolved = read_json_object(stage.find("config.json"), what="run config")
+    resolved = read_json_object(stage.find(RunDir.CONFIG), what="run config")
     from aeot.refine_run import refine_report_section
 
     appendix = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
     write_report(run_dir, title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
-                 appendix=appendix, notes=[f"aeot {__version__}. {note}"], out=stage.path("report.md"),
+                 appendix=appendix, notes=[f"aeot {__version__}. {note}"], out=stage.path(RunDir.REPORT),
                  find=stage.find)
-    return run_dir / "report.md"
+    return RunDir(run_dir).report
 
 
 def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", resume: bool = False,
@@ -350,27 +347,27 @@ def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     """
     run_dir = Path(run_dir)
     check_run_config(cfg)
-    for name in ("config.json", "autoencoder.safetensors", "latents.safetensors"):
+    for name in (RunDir.CONFIG, RunDir.AUTOENCODER, RunDir.LATENTS):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir} holds no {name}; train the autoencoder first "
                               f"(aeot run or aeot train-ae --out {shlex.quote(str(run_dir))})")
     check_out_dir(run_dir)
-    saved = read_json_object(run_dir / "config.json", what="run config")
-    old = read_json_object(run_dir / "metrics.json", what="run metrics") if (run_dir / "metrics.json").exists() else {}
+    saved = read_json_object(RunDir(run_dir).config, what="run config")
+    old = read_json_object(RunDir(run_dir).metrics, what="run metrics") if RunDir(run_dir).metrics.exists() else {}
     dropped = ("sampler", "sampler_fit_seconds", "sampler_detail", "n_samples", "evaluation")
     summary = {k: v for k, v in old.items() if k not in dropped}
     with staged(run_dir) as stage:
         summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
-        write_config(run_dir, cfg, device=device, path=stage.path("config.json"),
+        write_config(run_dir, cfg, device=device, path=stage.path(RunDir.CONFIG),
                      extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
         report_stage(cfg, run_dir, summary, stage=stage)
-    return {**summary, "report": str(run_dir / "report.md")}
+    return {**summary, "report": str(RunDir(run_dir).report)}
 
 
 def write_config(run_dir: str | Path, cfg: RunConfig, *, device: str, extra: dict[str, Any] | None = None,
                  path: Path | None = None) -> Path:
     """``run_dir/config.json`` (or ``path``, e.g. a staged copy): the resolved config and ``extra``."""
-    return atomic_write_json(path or Path(run_dir) / "config.json",
+    return atomic_write_json(path or RunDir(run_dir).config,
                              {"aeot_version": __version__, "device": device, "config": asdict(cfg), **(extra or {})})
 
 
@@ -378,7 +375,7 @@ def read_run_config(path: str | Path) -> RunConfig:
     """The RunConfig saved in a run directory's ``config.json``, or in the file ``path`` itself
     (any name: ``aeot run --config my.json``); one-line errors naming the file."""
     path = Path(path)
-    file = path if path.is_file() else path / "config.json"
+    file = path if path.is_file() else RunDir(path).config
     data = read_json_object(file, what="run config")
     if not isinstance(data.get("config"), dict):
         raise ConfigError(f"{file} has no 'config' object (got {data.get('config')!r:.40}); pass a config.json "

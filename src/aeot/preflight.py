@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from aeot._validation import check_int
 from aeot.errors import ConfigError
 
 __all__ = ["RESUME_MAY_CHANGE", "check_out_dir", "check_out_file", "check_positive_int", "check_resume_matches",
@@ -24,8 +25,7 @@ RESUME_MAY_CHANGE = ("train.epochs", "n_samples")
 def check_positive_int(value: Any, name: str, *, optional: bool = False) -> None:
     if optional and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive int{' or null' if optional else ''}, got {value!r}")
+    check_int(name, value, what=f"a positive int{' or null' if optional else ''}")
 
 
 def _check_type(value: Any, name: str, kind: type, *, optional: bool = False) -> None:

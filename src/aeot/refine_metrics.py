@@ -25,7 +25,8 @@ from typing import Any
 
 import torch
 
-from aeot.errors import ConfigError
+from aeot._validation import check_int
+from aeot.nets.base import decode_in_chunks
 
 __all__ = ["DEFAULT_FID_N", "FidCallback", "check_fid_n", "fid_callback_for_run"]
 
@@ -34,9 +35,7 @@ MIN_FID_N = 10
 
 
 def check_fid_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < MIN_FID_N:
-        raise ConfigError(f"--fid-n must be an int >= {MIN_FID_N} (generated images per epoch), got {n!r}")
-    return n
+    return check_int("--fid-n", n, low=MIN_FID_N, what=f"an int >= {MIN_FID_N} (generated images per epoch)")
 
 
 class FidCallback:
@@ -77,7 +76,7 @@ class FidCallback:
             return self.measure(view.generate(self.n).cpu())
         device = next(view.generator.parameters()).device
         z = self.latents.to(device)
-        return self.measure(torch.cat([view.generator(z[i : i + 256]).cpu() for i in range(0, self.n, 256)]))
+        return self.measure(decode_in_chunks(view.generator, z, device="cpu"))
 
 
 def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device: str = "cpu", seed: int = 0,
@@ -93,7 +92,7 @@ def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device:
     the cache for small datasets (digits, mnist-5k), else none, with a note naming
     ``aeot classifier train --data NAME``.
     """
-    from aeot.evaluate import DEFAULT_N, _resolve_classifier
+    from aeot.evaluate import DEFAULT_N, resolve_classifier
     from aeot.metrics import predict
     from aeot.metrics.cache import cached_features, feature_cache_key
     from aeot.metrics.inception import sha1_file
@@ -104,7 +103,7 @@ def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device:
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
     if test.x.ndim != 4 or test.x.shape[1] != 1 or test.y is None:
         return None, {"note": f"no FID per epoch: {cfg.data.name} is not a labelled grey dataset (no domain classifier)"}
-    clf, clf_info, note = _resolve_classifier(cfg.data.name, None, auto=True, data_dir=cfg.data.data_dir,
+    clf, clf_info, note = resolve_classifier(cfg.data.name, None, auto=True, data_dir=cfg.data.data_dir,
                                               device=device, progress=progress)
     if clf is None:
         from aeot.metrics.classifier import default_classifier_path

@@ -29,16 +29,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json, save_checkpoint
+from aeot.plots import image_grid, markdown_table, save_figure
+from aeot.progress import emit
+from aeot.run.rundir import RunDir
 from aeot.train.refine import EpochCallback, RefineConfig, refine_generator
 
 __all__ = ["GENERATOR_KIND", "load_generator", "refine_and_report", "refine_config_for", "refine_report_section",
            "refine_stage"]
 
 GENERATOR_KIND = "Generator"
-REFINE_DIR = "refine"
+REFINE_DIR = RunDir.REFINE  # kept for callers; the layout is RunDir's
 FID_LATENT_SALT = 29  # FID latents: sampler draws seeded by refine seed + this
 
 
@@ -62,18 +65,18 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     from aeot.train.autoencoder import load_autoencoder
 
     run_dir = Path(run_dir)
-    out = run_dir / REFINE_DIR
+    out = RunDir(run_dir).refine.path
     _check_run(run_dir)
     if config is not None:
         config.validate()  # bad settings fail before anything is read or written
-    ckpt = out / "checkpoint.safetensors"
-    if not resume and (ckpt.exists() or (out / "generator.safetensors").exists()):
+    ckpt = RunDir(out).checkpoint
+    if not resume and (ckpt.exists() or RunDir(out).generator.exists()):
         raise ConfigError(f"{out} already holds a refinement; pass --resume to continue it or remove {out}")
     run_cfg = read_run_config(run_dir)
     if config is None:
         config = RefineConfig.for_dataset(run_cfg.data.name)
-    if resume and ckpt.exists() and (out / "config.json").exists():
-        saved_cfg = read_json(out / "config.json", what="refine config")
+    if resume and ckpt.exists() and RunDir(out).config.exists():
+        saved_cfg = read_json(RunDir(out).config, what="refine config")
         saved = saved_cfg.get("sampler", {})
         sampler_name = sampler_name or (saved.get("name") if saved.get("fitted_here") else None)
         sampler_params = sampler_params if sampler_params is not None else saved.get("params")
@@ -81,46 +84,46 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     config.validate()
     fid_n = check_fid_n(DEFAULT_FID_N if fid_n is None else fid_n)
 
-    ae = load_autoencoder(run_dir / "autoencoder.safetensors", device=device)
-    latents, _ = load_checkpoint(run_dir / "latents.safetensors", kind="Latents")
+    ae = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
+    latents, _ = load_checkpoint(RunDir(run_dir).latents, kind="Latents")
     z = latents["z"].to(device)
     x = load_data(run_cfg.data, "train").x
     if x.shape[0] != z.shape[0]:
         raise ConfigError(f"{run_dir}: {z.shape[0]} latent codes but {x.shape[0]} training images; "
                           "the dataset changed since the run, re-run it")
-    _emit(progress, event="stage", stage="data", message=f"{x.shape[0]} training pairs of {run_cfg.data.name}")
+    emit(progress, event="stage", stage="data", message=f"{x.shape[0]} training pairs of {run_cfg.data.name}")
     if sampler_name is None:
-        if not (run_dir / "sampler.safetensors").is_file():
+        if not RunDir(run_dir).sampler.is_file():
             raise ConfigError(f"{run_dir} holds no fitted sampler.safetensors; fit one (aeot sample --out {run_dir}) "
                               "or pass --sampler NAME")
-        sampler = load_sampler(run_dir / "sampler.safetensors", device=device)
+        sampler = load_sampler(RunDir(run_dir).sampler, device=device)
         sampler_info = {"name": sampler.name, "params": sampler.get_params(), "fitted_here": False}
     else:
-        _emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
+        emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
         sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress)
-        save_sampler(out / "sampler.safetensors", sampler)
+        save_sampler(RunDir(out).sampler, sampler)
         sampler_info = {"name": sampler_name, "params": sampler.get_params(), "fitted_here": True}
     fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
     if fid:
-        _emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
+        emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
         gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
         z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
         fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
         callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
-    atomic_write_json(out / "config.json", {"aeot_version": __version__, "device": device, "refine": asdict(config),
+    atomic_write_json(RunDir(out).config, {"aeot_version": __version__, "device": device, "refine": asdict(config),
                                             "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})
-    _emit(progress, event="stage", stage="refine",
+    emit(progress, event="stage", stage="refine",
           message=f"AE-OT-GAN: {config.epochs} epochs, R={config.lr_ratio:g}, T={config.g_steps}, "
                   f"lr_G={config.lr:g}, sampler {sampler_info['name']!r}")
     t0 = time.perf_counter()
     res = refine_generator(ae, sampler, x, z, config=config, checkpoint=ckpt, resume=resume and ckpt.exists(),
                            progress=progress, callbacks=callbacks)
     seconds = time.perf_counter() - t0
-    save_checkpoint(out / "generator.safetensors", kind=GENERATOR_KIND, state=res.generator.state_dict(),
+    save_checkpoint(RunDir(out).generator, kind=GENERATOR_KIND, state=res.generator.state_dict(),
                     config=ae.config)
-    atomic_write_json(out / "history.json", res.history)
-    config_json = read_json(out / "config.json", what="refine config")
-    atomic_write_json(out / "config.json", {**config_json, "alpha_latent_used": res.alpha_latent})
+    atomic_write_json(RunDir(out).history, res.history)
+    config_json = read_json(RunDir(out).config, what="refine config")
+    atomic_write_json(RunDir(out).config, {**config_json, "alpha_latent_used": res.alpha_latent})
 
     plot_refine_curves(res.history, out / "curves.png")
     plot_evolution(res.evolution_rec, res.history["epoch"], out / "evolution_reconstructions.png",
@@ -135,12 +138,12 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     metrics = compare_epochs(res.history)
     summary = {"refine_epochs": config.epochs, "refine_seconds_this_call": seconds, "sampler": sampler_info["name"],
                "alpha_latent": res.alpha_latent, "epoch0_vs_last": metrics}
-    atomic_write_json(out / "metrics.json", summary)
+    atomic_write_json(RunDir(out).metrics, summary)
     return summary
 
 
 def _check_run(run_dir: Path) -> None:
-    for name in ("config.json", "autoencoder.safetensors", "latents.safetensors"):
+    for name in (RunDir.CONFIG, RunDir.AUTOENCODER, RunDir.LATENTS):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir} holds no {name}; train the run first (aeot run --out {run_dir})")
 
@@ -153,10 +156,10 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
 
     if preset is not None and preset not in REFINE_PRESETS:
         raise ConfigError(f"unknown refine preset {preset!r}; choose one of {', '.join(sorted(REFINE_PRESETS))}")
-    from aeot.pipeline import _build, read_run_config
+    from aeot.pipeline import dataclass_from_dict, read_run_config
 
     _check_run(Path(run_dir))
-    saved = Path(run_dir) / REFINE_DIR / "config.json"
+    saved = RunDir(run_dir).refine.config
     if resume and saved.is_file():
         values = dict(read_json(saved, what="refine config").get("refine", {}))
     else:
@@ -164,7 +167,7 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
     values.update(overrides or {})
     if isinstance(values.get("adam_betas"), list):
         values["adam_betas"] = tuple(values["adam_betas"])
-    cfg = _build(RefineConfig, values, "refine")
+    cfg = dataclass_from_dict(RefineConfig, values, "refine")
     cfg.validate()
     return cfg
 
@@ -174,7 +177,7 @@ def refine_and_report(run_dir: str | Path, config: RefineConfig | None = None, *
     from aeot.pipeline import read_run_config, report_stage
 
     summary = refine_stage(run_dir, config, **kwargs)
-    metrics_path = Path(run_dir) / "metrics.json"
+    metrics_path = RunDir(run_dir).metrics
     base = read_json(metrics_path, what="run metrics") if metrics_path.is_file() else {}
     base = {k: v for k, v in base.items() if k != "aeot_version"}
     report = report_stage(read_run_config(run_dir), run_dir, base)
@@ -186,16 +189,11 @@ def load_generator(run_dir: str | Path, *, device: str = "cpu") -> torch.nn.Modu
     from aeot.io import load_module_state
     from aeot.nets import make_autoencoder
 
-    path = Path(run_dir) / REFINE_DIR / "generator.safetensors"
+    path = RunDir(run_dir).refine.generator
     state, meta = load_checkpoint(path, kind=GENERATOR_KIND)
     dec = make_autoencoder(**meta["config"]).decoder
     load_module_state(dec, state, path=path, what="generator")
     return dec.to(device).eval()
-
-
-def _emit(progress, **event: Any) -> None:
-    if progress:
-        progress(event)
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -223,8 +221,6 @@ def plot_refine_curves(history: dict[str, list], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure
-
     ep = history["epoch"]
     extra = [k for k in history if k.lower().startswith("fid")]
     panels = [("(a) content loss L_img", ["content_loss", "eval_content_loss"]),
@@ -241,7 +237,7 @@ def plot_refine_curves(history: dict[str, list], path: str | Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def _select_epochs(n_rows: int, max_rows: int = 8) -> list[int]:
@@ -258,8 +254,6 @@ def plot_evolution(frames: torch.Tensor, epochs: list[int], path: str | Path, *,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure, image_grid
-
     rows = _select_epochs(frames.shape[0])
     images = [frames[r] for r in rows] + ([truth] if truth is not None else [])
     labels = [f"epoch {epochs[r]}" for r in rows] + (["ground truth"] if truth is not None else [])
@@ -271,7 +265,7 @@ def plot_evolution(frames: torch.Tensor, epochs: list[int], path: str | Path, *,
     ax.set_yticks([2 + h * i + frames.shape[-2] / 2 for i in range(len(images))], labels, fontsize=8)
     ax.set_xticks([])
     ax.set_title(title, fontsize=9)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path) -> Path:
@@ -281,7 +275,6 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
     from PIL import Image
 
     from aeot.io import atomic_write_bytes
-    from aeot.report import image_grid
 
     a, b = image_grid(left, nrow=8), image_grid(right, nrow=8)
     gap = np.full((a.shape[0], 12, a.shape[2]), 128, dtype=np.uint8)
@@ -296,18 +289,17 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
 # ----------------------------------------------------------------------------- report
 def refine_report_section(run_dir: str | Path) -> str | None:
     """Markdown for the run's report: AE-OT (epoch 0) beside AE-OT-GAN; None if not refined."""
-    from aeot.report import markdown_table
 
-    out = Path(run_dir) / REFINE_DIR
-    if not (out / "metrics.json").is_file():
+    out = RunDir(run_dir).refine.path
+    if not RunDir(out).metrics.is_file():
         return None
-    m = read_json(out / "metrics.json", what="refine metrics")
-    cfg = read_json(out / "config.json", what="refine config")
+    m = read_json(RunDir(out).metrics, what="refine metrics")
+    cfg = read_json(RunDir(out).config, what="refine config")
     r = cfg.get("refine", {})
     parts = [
         "## AE-OT vs AE-OT-GAN\n",
         f"The generator starts as the decoder (epoch 0 = AE-OT) and is trained {m['refine_epochs']} epochs as a GAN "
-        f"(000 §3.3; sampler `{m['sampler']}`, R = {r.get('lr_ratio')}, T = {r.get('g_steps')}, "
+        f"(An et al. (ECCV 2020) §3.3; sampler `{m['sampler']}`, R = {r.get('lr_ratio')}, T = {r.get('g_steps')}, "
         f"lr_G = {r.get('lr')}, beta = {r.get('beta')}, alpha = {r.get('alpha_inner')}, "
         f"alpha_L = {m['alpha_latent']:.4g}, adversarial loss `{r.get('adversarial')}`; "
         f"{m['refine_seconds_this_call']:.0f} s). `eval_*` rows are measured on a fixed panel of training pairs; "
@@ -320,8 +312,8 @@ def refine_report_section(run_dir: str | Path) -> str | None:
                           ("Evolution of reconstructions (Fig. 6)", "evolution_reconstructions.png"),
                           ("Evolution of generated images (Fig. 7)", "evolution_samples.png")]:
         if not (out / name).is_file():
-            raise FileNotFoundError(f"report figure {REFINE_DIR}/{name} does not exist in {run_dir}")
-        parts += [f"### {caption}\n", f"![{caption}]({REFINE_DIR}/{name})\n"]
+            raise FileNotFoundError(f"report figure {RunDir.REFINE}/{name} does not exist in {run_dir}")
+        parts += [f"### {caption}\n", f"![{caption}]({RunDir.REFINE}/{name})\n"]
     return "\n".join(parts)
 
 

@@ -5,12 +5,12 @@ finishes, so a rerun reuses what is done (and resumes a stage that was cut off, 
 trainer can). Stages, in order:
 
 1. ``classifier``: the domain classifier every row is evaluated with (reused from the cache).
-2. ``ae-mlp``: the fully connected autoencoder with latent 8 of paper 004 §5.1.
+2. ``ae-mlp``: the fully connected autoencoder with latent 8 of Zhang et al. (2019) §5.1.
 3. ``aeot-<sampler>`` for sdot (AE-OT), ottrans (AE-OTtrans), otgen (AE-OTgen), gaussian, gmm:
    a run directory sharing ``ae-mlp``'s autoencoder and codes, with that sampler fitted.
-4. ``ae-conv``: the convolutional (InfoGAN) autoencoder of paper 000 §4, its AE-OT sampler,
-   then ``refine``: AE-OT-GAN on it (000 §3.3).
-5. ``baseline-<name>``: VAE and WAE-MMD on the fully connected architecture (004 §5.1 compares
+4. ``ae-conv``: the convolutional (InfoGAN) autoencoder of An et al. (ECCV 2020) §4, its AE-OT sampler,
+   then ``refine``: AE-OT-GAN on it (An et al. (ECCV 2020) §3.3).
+5. ``baseline-<name>``: VAE and WAE-MMD on the fully connected architecture (Zhang et al. (2019) §5.1 compares
    them on the same autoencoders), GAN and WGAN-GP with the InfoGAN decoder as generator.
 6. ``eval-<row>``: :func:`aeot.evaluate.evaluate_run` of every row with the same classifier,
    the same real test images and the same number of generated images.
@@ -27,12 +27,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_json, read_json
+from aeot.progress import Progress, emit_stage
+from aeot.run.rundir import RunDir
 
-Progress = Callable[[dict[str, Any]], None]
 
-AE_FILES = ("autoencoder.safetensors", "latents.safetensors", "history.json", "reconstructions.png",
+AE_FILES = (RunDir.AUTOENCODER, RunDir.LATENTS, RunDir.HISTORY, "reconstructions.png",
             "training_curve.png")
 SAMPLER_ROWS = {"otgen": "AE-OTgen", "ottrans": "AE-OTtrans", "sdot": "AE-OT", "gaussian": "AE + Gaussian",
                 "gmm": "AE + GMM"}
@@ -71,12 +73,9 @@ class ReproduceConfig:
 
     def validate(self) -> None:
         for name in ("mlp_epochs", "conv_epochs", "refine_epochs", "n_eval", "ae_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"reproduce {name} must be a positive int, got {v!r}")
-        if self.n_train is not None and (isinstance(self.n_train, bool) or not isinstance(self.n_train, int)
-                                         or self.n_train < 100):
-            raise ConfigError(f"reproduce n_train must be an int >= 100 or None (all), got {self.n_train!r}")
+            check_positive_int(f"reproduce {name}", getattr(self, name))
+        if self.n_train is not None:
+            check_int("reproduce n_train", self.n_train, low=100, what="an int >= 100 or None (all)")
         unknown = set(self.samplers) - set(SAMPLER_ROWS)
         if unknown:
             raise ConfigError(f"reproduce samplers: unknown {sorted(unknown)[0]!r}; allowed: {', '.join(SAMPLER_ROWS)}")
@@ -90,7 +89,7 @@ def _budget_mlp_samplers(steps: int, sdot: dict[str, Any] | None = None) -> dict
             "gmm": {"n_components": 10}}
 
 
-# Presets. "full": the papers' settings (004 §5.1: 10K mapping steps, batch 128; 000 §4: 500
+# Presets. "full": the papers' settings (Zhang et al. (2019) §5.1: 10K mapping steps, batch 128; An et al. (ECCV 2020) §4: 500
 # AE-OT-GAN epochs), for a GPU. "budget": fits the time limit of issue 7 on 2 CPU cores
 # (digits: 15 min, the others: 60 min); every number is a choice made for that limit. The
 # semi-discrete solve to the default tol = 0.1 needs ~1000 n Monte Carlo samples per iteration
@@ -136,11 +135,6 @@ def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> Rep
 
 
 # ----------------------------------------------------------------------------- stages
-def _emit(progress: Progress | None, message: str, stage: str = "reproduce") -> None:
-    if progress:
-        progress({"event": "stage", "stage": stage, "message": message})
-
-
 def _jsonable(obj: Any) -> Any:
     """``obj`` as it reads back from JSON (tuples become lists), to compare saved settings."""
     import json
@@ -173,14 +167,14 @@ class Stages:
                 raise ConfigError(f"{self.out} holds stage {name!r} made with other settings ({diff}: "
                                   f"{old.get(diff)!r} there, {settings.get(diff)!r} now); "
                                   f"use another --out or delete {marker} to redo it")
-            _emit(self.progress, f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
+            emit_stage(self.progress, "reproduce", f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
             return saved["result"]
-        _emit(self.progress, f"{name}: starting")
+        emit_stage(self.progress, "reproduce", f"{name}: starting")
         t0 = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - t0
         atomic_write_json(marker, {"settings": settings, "result": result, "seconds": seconds})
-        _emit(self.progress, f"{name}: done in {seconds:.0f} s")
+        emit_stage(self.progress, "reproduce", f"{name}: done in {seconds:.0f} s")
         return result
 
 
@@ -198,7 +192,7 @@ def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int
 def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     from aeot.pipeline import train_ae_stage
 
-    resume = (run_dir / "checkpoint.safetensors").exists()
+    resume = RunDir(run_dir).checkpoint.exists()
     if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
         shutil.rmtree(run_dir)
     res = train_ae_stage(run_cfg, run_dir, device=device, resume=resume, progress=progress)
@@ -212,7 +206,7 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
     from aeot.pipeline import resample_run
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("config.json", *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
+    for name in (RunDir.CONFIG, *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
         if (ae_dir / name).exists():
             dst = run_dir / name
             dst.unlink(missing_ok=True)
@@ -229,9 +223,9 @@ def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress
     from aeot.train.refine import RefineConfig
 
     rcfg = RefineConfig.for_dataset(cfg.dataset, epochs=cfg.refine_epochs, seed=cfg.seed)
-    resume = (run_dir / "refine" / "checkpoint.safetensors").exists()
+    resume = RunDir(run_dir).refine.checkpoint.exists()
     res = refine_stage(run_dir, rcfg, device=device, resume=resume, progress=progress)
-    hist = read_json(run_dir / "refine" / "history.json", what="refine history")
+    hist = read_json(RunDir(run_dir).refine.history, what="refine history")
     return {"refine_seconds": res["refine_seconds_this_call"], "epochs": cfg.refine_epochs,
             "fid_per_epoch": hist.get("fid"), "lr_ratio": rcfg.lr_ratio, "g_steps": rcfg.g_steps}
 
@@ -245,7 +239,7 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
     run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
     bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed)
     train_baseline(run_dir, bcfg, run_cfg, device=device, resume=run_dir.exists(), progress=progress)
-    info = read_json(run_dir / "baseline.json", what="baseline record")
+    info = read_json(RunDir(run_dir).baseline, what="baseline record")
     return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"], "train_seconds": info["train_seconds"]}
 
 
@@ -259,7 +253,7 @@ def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
     rows = {r["row"]: r for r in s["rows"]}
     keep = ("fid", "precision", "recall", "kid", "inception_score", "inception_score_std", "classes_covered",
             "kl_to_real", "n")
-    out_dir = run_dir / "refine" if generator == "refined" else run_dir
+    out_dir = RunDir(run_dir).refine.path if generator == "refined" else run_dir
     return {"generated": {k: rows["generated"].get(k) for k in keep},
             "floor": {k: rows[FLOOR_ROW].get(k) for k in keep},
             "at_floor_n": {k: rows.get(FLOOR_PEER, {}).get(k) for k in keep},  # generated, at the floor's n
@@ -275,7 +269,7 @@ def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | N
     if path.is_file():
         info = read_json(path.with_suffix(".json"), what="classifier record") if path.with_suffix(".json").is_file() else {}
         return {"path": str(path), "test_accuracy": info.get("test_accuracy"), "trained_here": False}
-    _emit(progress, f"training the {cfg.dataset} domain classifier into {path}", "classifier")
+    emit_stage(progress, "classifier", f"training the {cfg.dataset} domain classifier into {path}")
     info = train_dataset_classifier(cfg.dataset, device=device, progress=progress)
     return {"path": info["path"], "test_accuracy": info.get("test_accuracy"), "trained_here": True,
             "train_seconds": info.get("train_seconds")}

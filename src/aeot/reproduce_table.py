@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.io import atomic_write_bytes, atomic_write_json
+from aeot.plots import save_image_grid
 
-# Inception scores of paper 004 §5.1 (higher is better); its MNIST column is shown for the
-# MNIST-like sets. Paper 000 reports no IS and no Fashion-MNIST run.
+# Inception scores of Zhang et al. (2019) §5.1 (higher is better); its MNIST column is shown for the
+# MNIST-like sets. An et al. (ECCV 2020) report no IS and no Fashion-MNIST run.
 PAPER_IS = {
     "Fashion": {"True Images": 9.07, "AE-OTgen": 7.90, "AE-OTtrans": 7.45, "AE-OT": 5.81, "WAE-MMD": 5.97,
                 "VAE": 5.39, "GAN": 6.65, "WGAN-GP": 5.96},
@@ -34,7 +35,7 @@ ROW_ORDER = ["True Images", "AE-OTgen", "AE-OTtrans", "AE-OT", "AE-OT-GAN", "WAE
              "AE-OT (conv AE: AE-OT-GAN at epoch 0)", "AE + Gaussian", "AE + GMM"]
 OT_ROWS = ("AE-OTgen", "AE-OTtrans", "AE-OT", "AE-OT-GAN")
 BASELINE_NAMES = ("WAE-MMD", "VAE", "GAN", "WGAN-GP")
-PAPER_RATIO = 7.90 / 9.07  # AE-OTgen's IS over the real images' IS, Fashion-MNIST (004 §5.1)
+PAPER_RATIO = 7.90 / 9.07  # AE-OTgen's IS over the real images' IS, Fashion-MNIST (Zhang et al. (2019) §5.1)
 
 
 def _slug(name: str) -> str:
@@ -96,10 +97,10 @@ def check_targets(trows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "measured": f"{best}: {best_is:.3f} / {real_is:.3f} = {ratio:.3f}",
                         "met": bool(ratio >= PAPER_RATIO)})
     non_adv = [(by[m]["IS"], m) for m in OT_ROWS[:3] if m in by and by[m]["IS"] is not None]
-    if non_adv and real_is:  # the same ratio without the adversarial refinement: 004's own claim
+    if non_adv and real_is:  # the same ratio without the adversarial refinement: Zhang et al.'s own claim
         best_is, best = max(non_adv)
         ratio = best_is / real_is
-        targets.append({"target": f"(informational) the same ratio among 004's non-adversarial OT methods "
+        targets.append({"target": f"(informational) the same ratio among Zhang et al.'s non-adversarial OT methods "
                                   f"(AE-OTgen, AE-OTtrans, AE-OT) >= {PAPER_RATIO:.3f}",
                         "measured": f"{best}: {best_is:.3f} / {real_is:.3f} = {ratio:.3f}",
                         "met": bool(ratio >= PAPER_RATIO), "informational": True})
@@ -126,7 +127,7 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
              f"aeot {info['machine']['aeot']}  ",
              f"Time: {info['stage_seconds_total']:.0f} s summed over the stages "
              f"({info['wall_this_call']:.0f} s in the last call; a stage done before is reused).", "",
-             "| method | IS | paper IS" + (f" (004, {col})" if col else "") + " | FID | FID at the floor's n "
+             "| method | IS | paper IS" + (f" (Zhang et al., {col})" if col else "") + " | FID | FID at the floor's n "
              "| precision | recall | classes covered | training time |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in trows:
@@ -150,8 +151,8 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
               "the column `FID at the floor's n`, beside each method's generated images at that n against the "
               "same real half; the `FID` column (all generated vs all real images) has no floor.",
               f"- AE-OTgen, AE-OTtrans, AE-OT, AE + Gaussian, AE + GMM share one fully connected autoencoder "
-              f"(latent {cfg.mlp_latent}, 004 §5.1); AE-OT-GAN refines the decoder of the convolutional "
-              f"{cfg.conv_arch} autoencoder (latent {cfg.conv_latent}, 000 §4), whose AE-OT row before "
+              f"(latent {cfg.mlp_latent}, Zhang et al. (2019) §5.1); AE-OT-GAN refines the decoder of the convolutional "
+              f"{cfg.conv_arch} autoencoder (latent {cfg.conv_latent}, An et al. (ECCV 2020) §4), whose AE-OT row before "
               f"refinement is listed too. VAE and WAE-MMD use the fully connected architecture, GAN and "
               f"WGAN-GP the {cfg.conv_arch} decoder as generator and its discriminator.",
               "- Training time: seconds of each part on this machine (autoencoder, sampler fit, refinement, or "
@@ -166,7 +167,6 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
                   device: str, wall_this_call: float) -> dict[str, Any]:
     from aeot.io import to_json
     from aeot.pipeline import DataConfig, load_data
-    from aeot.report import save_image_grid
     from aeot.reproduce import stage_seconds
 
     grids = out / "grids"

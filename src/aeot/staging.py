@@ -85,7 +85,7 @@ def _is_orphan(p: Path) -> bool:
     return name.startswith(".") and (name.endswith(TMP_SUFFIX) or name.startswith(".tmp"))
 
 
-def remove_orphans(run_dir: str | Path, *, subdirs: tuple[str, ...] = ("refine",)) -> list[Path]:
+def remove_orphans(run_dir: str | Path, *, subdirs: tuple[str, ...] = ()) -> list[Path]:
     """Delete the temporary files and staging directories that killed aeot processes left in
     ``run_dir`` (and its ``subdirs``); returns what was removed. Only for a run directory that no
     other aeot process is writing to (``--resume`` continues the one process of a run)."""

@@ -1,4 +1,4 @@
-"""The 2-D distribution-mapping experiment of 004_e55a3f3e4e313f2a.txt §4 and §4.1.
+"""The 2-D distribution-mapping experiment of Zhang et al. (2019) §4 and §4.1.
 
 Each method is a latent sampler fitted directly on 2-D points (no autoencoder): OTgen,
 OTtrans, Cluster (k = 8 / 16) and, once registered, AE-OT (the ``sdot`` sampler). The score is
@@ -15,11 +15,14 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from aeot._validation import check_positive_int
 from aeot.errors import ConfigError
+from aeot.plots import save_figure
+from aeot.progress import Progress, emit_stage
 
 # The paper's Table (§4 and §4.1); quoted beside our numbers, never used to compute them.
 PAPER_TABLE: dict[str, dict[str, float]] = {
@@ -31,7 +34,7 @@ PAPER_TABLE: dict[str, dict[str, float]] = {
 }
 # Our variant rows, each quoted beside the paper's row it varies: the same networks sampled
 # through a scrambled Sobol prior (``qmc_sample``: batches stratified like the real ones); L1
-# feedback (004 §4.2: "in this case, distance is L1 distance") with Sobol priors in training and
+# feedback (Zhang et al. (2019) §4.2: "in this case, distance is L1 distance") with Sobol priors in training and
 # sampling; and the learning rate decayed to 0 by a cosine over the 10K steps (not in the paper).
 VARIANT_OF = {
     "OTgen (Sobol prior)": "OTgen", "OTtrans (Sobol prior)": "OTtrans",
@@ -61,8 +64,6 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
 STEPPED = {"otgen", "ottrans"}
 DATASET_PARAMS = {"moons": ("noise",), "circles": ("noise", "factor")}
 
-Progress = Callable[[dict[str, Any]], None]
-
 
 @dataclass
 class ToyConfig:
@@ -85,8 +86,7 @@ class ToyConfig:
     def validate(self) -> "ToyConfig":
         for name, value in [("steps", self.steps), ("n_train", self.n_train), ("sdot_n_train", self.sdot_n_train),
                             ("n_batches", self.n_batches), ("batch_size", self.batch_size)]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"toy {name} must be a positive int, got {value!r}")
+            check_positive_int(f"toy {name}", value)
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"toy seeds must be distinct and non-empty, got {self.seeds!r}")
         for d in self.datasets:
@@ -231,8 +231,6 @@ def scatter_plot(cells: list[dict[str, Any]], method: str, cfg: ToyConfig, path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from aeot.report import _save_figure
-
     fig, axes = plt.subplots(1, len(cfg.datasets), figsize=(4.2 * len(cfg.datasets), 4.2), squeeze=False)
     for ax, d in zip(axes[0], cfg.datasets):
         cell = next((c for c in cells if c["method"] == method and c["dataset"] == d), None)
@@ -245,7 +243,7 @@ def scatter_plot(cells: list[dict[str, Any]], method: str, cfg: ToyConfig, path:
         ax.set_title(f"{method} on {d} (seed {cell['seed']}): {cell['divergence']:.3f}")
         ax.set_aspect("equal")
         ax.legend(loc="upper right", markerscale=3, fontsize=8)
-    return _save_figure(fig, path)
+    return save_figure(fig, path)
 
 
 def slug(method: str) -> str:
@@ -255,7 +253,7 @@ def slug(method: str) -> str:
 def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
             progress: Progress | None = None) -> dict[str, Any]:
     """Run every (dataset, method, seed) cell and write results.json, table.md and the plots."""
-    from aeot import __version__
+    from aeot._version import __version__
     from aeot.io import atomic_write_bytes, atomic_write_json, read_json
 
     cfg.validate()
@@ -277,9 +275,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
     done = {(c["dataset"], c["method"], c["seed"]) for c in cells}
     todo = [(d, m, s) for m in cfg.methods for d in cfg.datasets for s in cfg.seeds if (d, m, s) not in done]
     for i, (d, m, s) in enumerate(todo, 1):
-        if progress:
-            progress({"event": "stage", "stage": "toy",
-                      "message": f"[{i}/{len(todo)}] {m} on {d}, seed {s}"})
+        emit_stage(progress, "toy", f"[{i}/{len(todo)}] {m} on {d}, seed {s}")
         cells.append(run_cell(cfg, d, m, s, progress=progress))
         atomic_write_json(cells_path, {"config": asdict(cfg), "cells": cells})
     summary = summarise(cells, cfg)
@@ -292,7 +288,7 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
                "cells": [{k: v for k, v in c.items() if k not in ("generated", "real")} for c in cells]}
     atomic_write_json(out / "results.json", results)
     figures = {m: scatter_plot(cells, m, cfg, out / f"scatter_{slug(m)}.png").name for m in cfg.methods}
-    text = (f"# 2-D distribution mapping (004 §4, §4.1)\n\nOT divergence, lower is better. "
+    text = (f"# 2-D distribution mapping (Zhang et al. (2019) §4, §4.1)\n\nOT divergence, lower is better. "
             f"{results['protocol']}.\n\n" + table_markdown(summary, cfg) + "\n"
             + "".join(f"![{m}]({f})\n" for m, f in figures.items()))
     atomic_write_bytes(out / "table.md", text.encode())

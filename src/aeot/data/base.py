@@ -7,23 +7,21 @@ parameter checks, data directory resolution, image resizing and file hashing.
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError, DatasetError
 
 __all__ = [
     "Dataset",
     "SPLITS",
-    "check_choice",
-    "check_positive_int",
     "check_split",
     "md5_hex",
     "one_line",
@@ -87,41 +85,13 @@ def check_split(split: Any) -> str:
     return split
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    """``value`` as an int if it is a positive integer (bools refused), else :class:`ConfigError`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ConfigError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value: Any, allowed: Sequence[Any]) -> Any:
-    """``value`` if it is one of ``allowed``, else :class:`ConfigError` listing them."""
-    if isinstance(value, bool) or value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
-    return value
-
-
-def check_real(name: str, value: Any, *, low: float, high: float = float("inf"),
-               low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a float inside the interval, else :class:`ConfigError` naming the interval."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-    if ok:
-        v = float(value)
-        ok = (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        lo, hi = "(" if low_open else "[", ")" if high_open else "]"
-        raise ConfigError(f"{name} must be a number in {lo}{low}, {high}{hi}, got {value!r}")
-    return float(value)
-
-
 # ----------------------------------------------------------------------------- randomness
 def split_seed(seed: int, stream: str) -> int:
     """A 32-bit seed for ``stream`` ("train", "test" or "subset") derived from ``seed``.
 
     Different streams give independent draws, so toy train and test sets never coincide.
     """
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ConfigError(f"seed must be a non-negative int, got {seed!r}")
+    check_int("seed", seed, low=0, what="a non-negative int")
     return int(np.random.SeedSequence([int(seed), _STREAMS[stream]]).generate_state(1)[0])
 
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from aeot._validation import check_choice
 from aeot.data.base import (
     Dataset,
-    check_choice,
     labels_tensor,
     one_line,
     read_bytes_or_fail,

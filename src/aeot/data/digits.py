@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aeot.data.base import Dataset, check_choice, labels_tensor, resize_images, stratified_split, to_images
+from aeot._validation import check_choice
+from aeot.data.base import Dataset, labels_tensor, resize_images, stratified_split, to_images
 from aeot.data.registry import register_dataset
 
 __all__ = ["DIGITS_IMAGE_SIZES", "DIGITS_SPLIT_SEED", "DIGITS_TEST_FRACTION", "load_digits"]

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from aeot.data.base import Dataset, check_choice, check_positive_int, one_line, resolve_data_dir, subset_indices, \
+from aeot._validation import check_choice, check_positive_int
+from aeot.data.base import Dataset, one_line, resolve_data_dir, subset_indices, \
     tail_split
 from aeot.data.registry import register_dataset
 from aeot.errors import ConfigError, DatasetError, OptionalDependencyError

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from aeot.data.base import Dataset, check_choice, labels_tensor, resize_images, resolve_data_dir, to_images
+from aeot._validation import check_choice
+from aeot.data.base import Dataset, labels_tensor, resize_images, resolve_data_dir, to_images
 from aeot.data.idx import IDX_IMAGES, IDX_LABELS, parse_idx, read_file_bytes, verify_md5
 from aeot.data.registry import register_dataset
 from aeot.errors import ConfigError, DatasetError

@@ -20,7 +20,8 @@ import zlib
 from pathlib import Path
 import numpy as np
 
-from aeot.data.base import Dataset, check_choice, labels_tensor, one_line, resize_images, stratified_split, to_images
+from aeot._validation import check_choice
+from aeot.data.base import Dataset, labels_tensor, one_line, resize_images, stratified_split, to_images
 from aeot.data.registry import register_dataset
 from aeot.errors import ConfigError, DatasetError, OptionalDependencyError
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from aeot.data.base import Dataset, check_positive_int, check_real, labels_tensor, split_seed
+from aeot._validation import check_positive_int, check_real
+from aeot.data.base import Dataset, labels_tensor, split_seed
 from aeot.data.registry import register_dataset
 
 __all__ = ["load_8gaussians", "load_circles", "load_moons", "load_swissroll"]

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aeot._validation import check_positive_int, check_positive_number
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, load_module_state, save_checkpoint
 from aeot.metrics._checks import check_images
@@ -42,11 +43,8 @@ class ClassifierConfig:
 
     def validate(self) -> None:
         for name in ("width", "feature_dim", "epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"classifier {name} must be a positive int, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ConfigError(f"classifier lr must be a positive number, got {self.lr!r}")
+            check_positive_int(f"classifier {name}", getattr(self, name))
+        check_positive_number("classifier lr", self.lr)
 
 
 class DomainClassifier(nn.Module):

@@ -2,7 +2,7 @@
 
 IS = exp(E_x KL(p(y|x) || p(y))), averaged over ``n_splits`` disjoint splits (10, as in the
 papers' tables). Here the classifier is the domain classifier (aeot.metrics.classifier), as in the
-004 tables for MNIST / Fashion-MNIST; its maximum is the number of classes.
+Zhang et al. (2019) tables for MNIST / Fashion-MNIST; its maximum is the number of classes.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Latent metrics: how far generated codes are from held-out codes of real images.
 
-``ot_divergence`` is the mean distance moved under exact OT (W1, paper 004 §4); ``w2`` the
+``ot_divergence`` is the mean distance moved under exact OT (W1, Zhang et al. (2019) §4); ``w2`` the
 2-Wasserstein distance from the exact optimal assignment under squared Euclidean cost. Both on
 equal numbers of points (the larger set is subsampled deterministically).
 """

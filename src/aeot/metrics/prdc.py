@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from aeot._validation import check_positive_int
 from aeot.metrics._checks import check_features, check_same_dim
 
 
@@ -39,8 +40,7 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3, chun
     real = check_features(real, name="real features", min_rows=k + 1)
     fake = check_features(fake, name="fake features", min_rows=k + 1)
     check_same_dim(real, fake)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_positive_int("k", k, error=ValueError)
     precision = _inside(fake, real, _knn_radii(real, k, chunk), chunk)
     recall = _inside(real, fake, _knn_radii(fake, k, chunk), chunk)
     return precision, recall
@@ -55,8 +55,7 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subset_size: int = 1000, n_su
     real = check_features(real, name="real features", min_rows=2)
     fake = check_features(fake, name="fake features", min_rows=2)
     check_same_dim(real, fake)
-    if isinstance(n_subsets, bool) or not isinstance(n_subsets, int) or n_subsets < 1:
-        raise ValueError(f"n_subsets must be a positive int, got {n_subsets!r}")
+    check_positive_int("n_subsets", n_subsets, error=ValueError)
     d = real.shape[1]
     s = min(subset_size, real.shape[0], fake.shape[0])
     g = torch.Generator().manual_seed(seed)

@@ -17,7 +17,7 @@ AE-OT-GAN MNIST), ``dcgan`` and ``resnet`` (32x32; SNGAN standard / ResNet), ``c
 
 from __future__ import annotations
 
-from aeot.nets.base import Autoencoder, Decoder, Discriminator, Encoder
+from aeot.nets.base import Autoencoder, Decoder, Discriminator, Encoder, decode_in_chunks
 from aeot.nets.mapping import MAPPING_PRESETS, make_mapping_network
 from aeot.nets.registry import (
     AUTOENCODERS,
@@ -37,6 +37,7 @@ __all__ = [
     "Decoder",
     "Discriminator",
     "Encoder",
+    "decode_in_chunks",
     "default_architecture",
     "list_autoencoders",
     "list_discriminators",

@@ -23,12 +23,13 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from aeot._validation import check_positive_int
 from aeot.errors import ConfigError
 
 __all__ = [
@@ -36,12 +37,12 @@ __all__ = [
     "Decoder",
     "Discriminator",
     "Encoder",
-    "check_flag",
     "check_hidden",
     "check_image_shape",
     "check_image_size",
     "check_latent_dim",
     "check_width",
+    "decode_in_chunks",
     "scaled",
     "spectral",
 ]
@@ -77,9 +78,7 @@ def check_image_size(arch: str, image_shape: Any, size: int) -> tuple[int, int, 
 
 def check_latent_dim(latent_dim: Any) -> int:
     """``latent_dim`` as a positive int, or :class:`ConfigError`."""
-    if not isinstance(latent_dim, numbers.Integral) or isinstance(latent_dim, bool) or latent_dim < 1:
-        raise ConfigError(f"latent_dim must be a positive int, got {latent_dim!r}")
-    return int(latent_dim)
+    return check_positive_int("latent_dim", latent_dim)
 
 
 def check_width(width: Any) -> float:
@@ -105,13 +104,6 @@ def check_hidden(hidden: Any, name: str = "hidden") -> list[int]:
     if not ok:
         raise ConfigError(f"{name} must be a non-empty sequence of positive ints (layer sizes), got {hidden!r}")
     return [int(h) for h in hidden]
-
-
-def check_flag(name: str, value: Any) -> bool:
-    """A bool argument (``True``/``False`` only), or :class:`ConfigError`."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-    return value
 
 
 def scaled(channels: int, width: float) -> int:
@@ -254,3 +246,30 @@ class Discriminator(nn.Module):
 
     def extra_repr(self) -> str:
         return f"config={self._config}"
+
+
+# ----------------------------------------------------------------------------- batched calls
+def decode_in_chunks(decode: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, *, batch_size: int = 256,
+                     device: torch.device | str | None = None) -> torch.Tensor:
+    """``decode`` applied to ``z`` (n, d) ``batch_size`` rows at a time, concatenated: (n, ...).
+
+    Parameters
+    ----------
+    decode : callable
+        A decoder or generator (or its ``decode`` method): codes ``(b, d)`` -> images ``(b, C, H, W)``.
+    z : torch.Tensor
+        Codes ``(n, d)`` on the decoder's device.
+    batch_size : int
+        Rows per call, to bound memory.
+    device : torch.device or str, optional
+        Where each chunk's output is moved before concatenation (``"cpu"`` frees GPU memory as
+        it goes); ``None`` keeps it where ``decode`` put it.
+
+    Returns
+    -------
+    torch.Tensor
+        The outputs of all chunks, in order. Call it under ``torch.no_grad()`` to decode
+        without building a graph.
+    """
+    move = (lambda x: x) if device is None else (lambda x: x.to(device))
+    return torch.cat([move(decode(z[i : i + batch_size])) for i in range(0, z.shape[0], batch_size)])

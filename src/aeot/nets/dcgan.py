@@ -37,13 +37,13 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from aeot._validation import check_flag
 from aeot.nets.base import (
     dcgan_generator_trunk,
     Autoencoder,
     Decoder,
     Discriminator,
     Encoder,
-    check_flag,
     check_image_size,
     check_latent_dim,
     check_width,

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot._validation import check_positive_int
 from aeot.errors import ConfigError
 from aeot.nets.base import check_hidden
 
@@ -62,9 +63,8 @@ def make_mapping_network(
 
     ``generator`` (on ``device``) draws the initial weights; without one the global RNG is used.
     """
-    for name, v in (("prior_dim", prior_dim), ("latent_dim", latent_dim)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ConfigError(f"{name} must be a positive int, got {v!r}")
+    check_positive_int("prior_dim", prior_dim)
+    check_positive_int("latent_dim", latent_dim)
     if not isinstance(negative_slope, (int, float)) or not math.isfinite(negative_slope) or negative_slope < 0:
         raise ConfigError(f"negative_slope must be a non-negative number, got {negative_slope!r}")
     sizes = resolve_mapping_hidden(hidden)

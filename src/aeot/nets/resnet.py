@@ -34,12 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aeot._validation import check_flag
 from aeot.nets.base import (
     Autoencoder,
     Decoder,
     Discriminator,
     Encoder,
-    check_flag,
     check_image_size,
     check_latent_dim,
     check_width,

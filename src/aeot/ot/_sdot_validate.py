@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from aeot._validation import check_int, check_positive_number
 from aeot.ot.distributed import SOBOL_MAX_DIM
 
 
 def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return check_int(name, value, what="a positive integer", error=ValueError)
 
 
 def _positive_float(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return check_positive_number(name, value, what="a positive finite number", error=ValueError)
 
 
 def _box_corner(name: str, value, d: int, device) -> Tensor:

@@ -6,7 +6,7 @@ and for large n the sparse Jonker-Volgenant algorithm (R. Jonker and A. Volgenan
 augmenting path algorithm for dense and sparse linear assignment problems", Computing 38, 1987)
 of the ``lap`` package (``lap.lapmod``; ``lap.lapjv`` for its dense fallback), all in float64.
 It replaces the network simplex of POT's ``ot.emd`` that the AE-OTtrans / AE-OTgen authors used
-(paper 004 §3.3) and gives the same optimal cost.
+(Zhang et al. (2019) §3.3) and gives the same optimal cost.
 
 Small n (``n < _SPARSE_MIN_N``, 1200): scipy's ``linear_sum_assignment`` (the shortest augmenting
 path of D. F. Crouse, "On implementing 2D rectangular assignment algorithms", IEEE TAES 52, 2016)
@@ -59,7 +59,7 @@ def assignment(x: torch.Tensor, y: torch.Tensor, *, cost: str = "sqeuclidean") -
     on the reduced float64 matrix; from n = 1200 a sparse Jonker-Volgenant ``lap.lapmod`` solve
     (Jonker & Volgenant 1987) whose optimality is certified by pricing
     every entry, see the module docstring); this is the bijection sigma of AE-OTgen / AE-OTtrans
-    (paper 004 §3.2-3.3), which the authors computed with POT's network simplex.
+    (Zhang et al. (2019) §3.2-3.3), which the authors computed with POT's network simplex.
     ``cost="sqeuclidean"`` uses ``|x_i - y_j|^2``, ``cost="euclidean"`` uses ``|x_i - y_j|``.
     Ties (duplicate points, integer grids) are allowed; any optimal permutation may be returned.
 
@@ -100,7 +100,7 @@ def assignment(x: torch.Tensor, y: torch.Tensor, *, cost: str = "sqeuclidean") -
 def ot_divergence(x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean Euclidean distance moved under the exact optimal transport between x and y.
 
-    The OT divergence of AE-OTgen (paper 004 §4): "the average distance when transporting
+    The OT divergence of AE-OTgen (Zhang et al. (2019) §4): "the average distance when transporting
     optimally from the generated distribution to the real distribution", i.e. the
     1-Wasserstein distance W1 between the empirical measures with uniform weights.
 

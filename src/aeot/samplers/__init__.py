@@ -18,10 +18,20 @@ from aeot.samplers import kmeans as _kmeans  # noqa: E402,F401
 from aeot.samplers import otgen as _otgen  # noqa: E402,F401
 from aeot.samplers import ottrans as _ottrans  # noqa: E402,F401
 from aeot.samplers.gaussian import GaussianSampler  # noqa: E402
+from aeot.samplers.gmm import GMMSampler  # noqa: E402
+from aeot.samplers.kmeans import KMeansSampler  # noqa: E402
+from aeot.samplers.otgen import OTGenSampler  # noqa: E402
+from aeot.samplers.ottrans import OTTransSampler  # noqa: E402
+from aeot.samplers.sdot import SDOTSampler  # noqa: E402
 
 __all__ = [
     "LatentSampler",
     "GaussianSampler",
+    "GMMSampler",
+    "KMeansSampler",
+    "OTGenSampler",
+    "OTTransSampler",
+    "SDOTSampler",
     "SAMPLERS",
     "check_codes",
     "list_samplers",

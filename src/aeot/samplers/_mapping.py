@@ -76,7 +76,7 @@ class MappingSampler(LatentSampler):
     the generator) instead of i.i.d., so that every block of 2^k consecutive samples is spread
     evenly over the prior (quasi-Monte Carlo). ``qmc_train``: the same for the prior points of
     training (each OTgen step's batch is a fresh scrambled Sobol draw; OTtrans's matched prior
-    set is one). The 2-D table of 004 §4 compares with real batches that are stratified the same
+    set is one). The 2-D table of Zhang et al. (2019) §4 compares with real batches that are stratified the same
     way (``aeot toy``, docs/toy.md).
     """
 

@@ -10,11 +10,11 @@ latent codes ``z`` of shape ``(n, d)`` and returns ``self``; ``sample(n)`` retur
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable, ClassVar
 
 import torch
 
+from aeot._validation import check_flag, check_int, check_positive_int, check_positive_number
 from aeot.errors import ConfigError, NotFittedError
 
 
@@ -35,9 +35,7 @@ def check_codes(z: Any, *, name: str = "z") -> torch.Tensor:
 
 
 def check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
-    return n
+    return check_int("n", n, low=0, what="a non-negative int", error=ValueError)
 
 
 class LatentSampler:
@@ -132,8 +130,7 @@ class LatentSampler:
 
 def flag(name: str, value: Any) -> None:
     """A bool hyperparameter (``True``/``False`` only), or :class:`ConfigError`."""
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    check_flag(name, value)
 
 
 def sobol(n: int, dim: int, generator: torch.Generator, *, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -144,7 +141,8 @@ def sobol(n: int, dim: int, generator: torch.Generator, *, dtype: torch.dtype = 
 
 
 def positive(name: str, value: Any, *, integer: bool = False) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) if integer else isinstance(value, (int, float))
-    if not ok or not math.isfinite(value) or value <= 0:
-        kind = "a positive int" if integer else "a positive number"
-        raise ConfigError(f"{name} must be {kind}, got {value!r}")
+    """A positive hyperparameter (an int if ``integer``), or :class:`ConfigError`."""
+    if integer:
+        check_positive_int(name, value)
+    else:
+        check_positive_number(name, value)

@@ -1,6 +1,6 @@
 """Autoencoder training: MSE reconstruction with Adam, per-epoch atomic checkpoints, resume.
 
-AE-OT-GAN (000_964a81a293685622.txt §3.1) and AE-OTtrans/AE-OTgen (004 §5.1) both start
+AE-OT-GAN (An et al. (ECCV 2020) §3.1) and AE-OTtrans/AE-OTgen (Zhang et al. (2019) §5.1) both start
 from an autoencoder trained to reconstruct the images; the latent codes of the training
 set are then the target of the latent sampler.
 
@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
+from aeot._validation import check_int, check_positive_int, check_positive_number
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.progress import Progress
 
-Progress = Callable[[dict[str, Any]], None]
 CHECKPOINT_KIND = "AutoencoderTraining"
 
 
@@ -41,15 +40,11 @@ class AETrainConfig:
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive int, got {v!r}")
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+            check_positive_int(name, getattr(self, name))
+        check_positive_number("lr", self.lr)
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be an int >= 0, got {self.seed!r}")
+        check_int("seed", self.seed, low=0)
 
 
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> torch.Tensor:

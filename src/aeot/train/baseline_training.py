@@ -1,6 +1,6 @@
 """Networks, losses per step and the training loop of the baselines: VAE, WAE-MMD, GAN, WGAN-GP.
 
-The comparison of 004_e55a3f3e4e313f2a.txt §5 (Zhang et al.): each baseline uses the networks
+The comparison of Zhang et al. (2019) §5: each baseline uses the networks
 of the run's architecture (``aeot.nets``), a prior ``N(0, I)`` on the ``latent_dim`` codes, and
 images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
 
@@ -12,7 +12,7 @@ images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
 * ``wae-mmd`` (Tolstikhin et al. 2018): the deterministic autoencoder of the architecture,
   ``||x - G(Q(x))||^2 + lambda * MMD(Q(x), N(0, sigma_z^2 I))`` with the IMQ kernel,
   ``lambda = 10``, ``sigma_z^2 = 1``, Adam(1e-3, (0.5, 0.999)), batch 100 (their MNIST
-  setting; 004 §5.1 reports using lambda 0.1 and batch 128).
+  setting; Zhang et al. (2019) §5.1 reports using lambda 0.1 and batch 128).
 * ``gan`` (Goodfellow et al. 2014, DCGAN's optimiser): generator = the architecture's decoder,
   discriminator = ``make_discriminator(arch)`` with its registry defaults (spectral norm on for
   ``dcgan``/``resnet``/``conv64``), non-saturating loss, Adam(2e-4, (0.5, 0.999)), batch 64,
@@ -40,7 +40,6 @@ import inspect
 import math
 import numbers
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -48,8 +47,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot._validation import check_int
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.progress import Progress
 from aeot.train.autoencoder import epoch_permutation
 from aeot.train.baseline_losses import (
     LIKELIHOODS,
@@ -67,7 +68,6 @@ from aeot.train.baseline_losses import (
 __all__ = ["BASELINES", "HISTORY_KEYS", "METHOD_DEFAULTS", "BaselineConfig", "build_networks", "make_optimizers",
            "train_epochs"]
 
-Progress = Callable[[dict[str, Any]], None]
 BASELINES = ("vae", "wae-mmd", "gan", "wgan-gp")
 
 # The papers' optimiser settings; BaselineConfig fields left as None take these.
@@ -120,8 +120,8 @@ class BaselineConfig:
         for key in ("epochs", "batch_size", "n_critic", "n_samples", "seed"):
             v = getattr(self, key)
             low = 0 if key == "seed" else 1
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low):
-                raise ConfigError(f"baseline {key} must be an int >= {low}, got {v!r}")
+            if v is not None:
+                check_int(f"baseline {key}", v, low=low, what=f"an int >= {low}")
         for key in ("lr", "gaussian_sigma", "prior_var", "wae_lambda", "gp_lambda"):
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)

@@ -1,6 +1,6 @@
 """Baseline generative models in a run directory: VAE, WAE-MMD, GAN and WGAN-GP.
 
-The baselines of 004_e55a3f3e4e313f2a.txt §5, on the networks of the run's autoencoder
+The baselines of Zhang et al. (2019) §5, on the networks of the run's autoencoder
 architecture with a prior ``N(0, I)``; methods, losses and paper defaults are described in
 :mod:`aeot.train.baseline_training` and :mod:`aeot.train.baseline_losses`.
 
@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from aeot import __version__
+from aeot._version import __version__
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import (
     atomic_write_json,
@@ -58,11 +58,13 @@ from aeot.io import (
     read_json,
     save_checkpoint,
 )
+from aeot.nets.base import decode_in_chunks
+from aeot.plots import plot_curves, save_image_grid
+from aeot.progress import Progress, emit
 from aeot.train.baseline_training import (
     BASELINES,
     HISTORY_KEYS,
     BaselineConfig,
-    Progress,
     build_networks,
     checkpoint_epoch,
     make_optimizers,
@@ -120,7 +122,7 @@ class BaselineModel(nn.Module):
     def generate(self, n: int, *, generator: torch.Generator | None = None, batch_size: int = 256) -> torch.Tensor:
         """``n`` generated images (n, C, H, W) in [0, 1] on the model's device."""
         z = self.sample_latents(n, generator=generator)
-        return torch.cat([self.decode(z[i : i + batch_size]) for i in range(0, n, batch_size)])
+        return decode_in_chunks(self.decode, z, batch_size=batch_size)
 
 
 def is_baseline_run(run_dir: str | Path) -> bool:
@@ -158,7 +160,6 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
     there is none); a finished run returns its summary at once. Returns a summary dict.
     """
     from aeot.pipeline import load_data, resolve_model, write_config
-    from aeot.report import plot_curves, save_image_grid
 
     cfg = config.resolved()
     run_dir = Path(run_dir)
@@ -170,14 +171,14 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
         done = read_json(run_dir / "baseline.json", what="baseline summary")
         if done.get("baseline") == json.loads(json.dumps(asdict(cfg))):  # else train_epochs checks the settings
             return {**done, "train_seconds_this_call": 0.0}
-    _emit(progress, event="stage", stage="data", message=f"loading {run_config.data.name}")
+    emit(progress, event="stage", stage="data", message=f"loading {run_config.data.name}")
     train = load_data(run_config.data, "train")
     model = json.loads(json.dumps(resolve_model(run_config, train.image_shape)))  # JSON types, as saved
     nets = build_networks(cfg.name, model, seed=cfg.seed, disc_params=cfg.disc_params).to(device)
     opts = make_optimizers(cfg.name, nets, cfg)
     write_config(run_dir, run_config, device=str(device), extra={
         "model_resolved": model, "data_meta": {"train": train.meta}, "baseline": asdict(cfg)})
-    _emit(progress, event="stage", stage=f"baseline-{cfg.name}",
+    emit(progress, event="stage", stage=f"baseline-{cfg.name}",
           message=f"training {cfg.name} on {model['arch']} networks (latent {model['latent_dim']}) with "
                   f"{train.x.shape[0]} images, {cfg.epochs} epochs")
     t0 = time.perf_counter()
@@ -200,8 +201,3 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
                "final": {k: history[k][-1] for k in HISTORY_KEYS[cfg.name]}}
     atomic_write_json(run_dir / "baseline.json", summary)
     return {**summary, "train_seconds_this_call": seconds}
-
-
-def _emit(progress: Progress | None, **event: Any) -> None:
-    if progress:
-        progress(event)

@@ -1,7 +1,7 @@
 """AE-OT-GAN: refine the decoder of an AE-OT model as the generator of a GAN.
 
 An et al., "AE-OT-GAN: Training GANs from data specific latent distribution" (2020;
-000_964a81a293685622.txt §3.3 and §4). The generator starts as an exact copy of the
+An et al. (ECCV 2020) §3.3 and §4). The generator starts as an exact copy of the
 autoencoder's decoder; its latents come from the fitted AE-OT sampler (any fitted
 :class:`~aeot.samplers.LatentSampler`). Each epoch passes once over the training pairs
 ``(x_i, z_i = f(x_i))``:
@@ -35,8 +35,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot._validation import check_positive_int
 from aeot.errors import CheckpointError, ConfigError, NotFittedError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.nets.base import decode_in_chunks
+from aeot.progress import Progress
 from aeot.train.refine_losses import (
     ADV_MODES,
     REDUCTIONS,
@@ -51,7 +54,6 @@ from aeot.train.refine_losses import (
 __all__ = ["REFINE_PRESETS", "EpochView", "RefineConfig", "RefineResult", "batch_composition",
            "make_generator", "refine_generator"]
 
-Progress = Callable[[dict[str, Any]], None]
 CHECKPOINT_KIND = "RefineTraining"
 
 # R (lr_D = lr_G / R) and T (generator updates per discriminator update) of §4, by dataset
@@ -109,9 +111,7 @@ class RefineConfig:
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "g_steps", "n_panel", "n_eval"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-                raise ConfigError(f"refine {name} must be a positive int, got {v!r}")
+            check_positive_int(f"refine {name}", getattr(self, name))
         for name in ("lr", "beta", "lr_ratio", "ratio", "alpha_inner"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
@@ -172,7 +172,7 @@ class EpochView:
     def generate(self, n: int, *, batch_size: int = 256) -> torch.Tensor:
         """``n`` generated images (n, C, H, W) in [0, 1]."""
         z = self.sample_latents(n)
-        return torch.cat([self.generator(z[i : i + batch_size]) for i in range(0, n, batch_size)])
+        return decode_in_chunks(self.generator, z, batch_size=batch_size)
 
 
 EpochCallback = Callable[[EpochView], dict[str, float]]

@@ -1,4 +1,4 @@
-"""The losses of AE-OT-GAN (An et al. 2020, 000_964a81a293685622.txt §3.3, Eq. 1 and 2).
+"""The losses of AE-OT-GAN (An et al. (ECCV 2020) §3.3, Eq. 1 and 2).
 
 Pure functions on tensors; the training loop is :mod:`aeot.train.refine`.
 
