@@ -51,6 +51,13 @@ def test_run_ends_with_an_evaluation_and_a_report_whose_figures_exist(tiny_run):
     for name in figures:
         assert (tiny_run / name).is_file(), name
     assert "| real B (floor) |" in report
+    # memorisation (issue 19 item 4): measured rows, with the real-data calibration row
+    memo = ev["memorization"]
+    assert memo["n_train"] == 300 and memo["n_generated"] == 1000 and memo["n_real"] == 180
+    for key in ("generated", "real", "reconstructions", "latent_copies"):
+        assert 0.0 <= memo[key] <= 1.0, key
+    assert memo["real"] < 0.2 and memo["latent_copies"] == 0.0  # a Gaussian's codes are never training codes
+    assert "| real held-out images (calibration) |" in report and "## Memorisation" in report
 
 
 def test_evaluate_twice_uses_the_real_feature_cache_and_compare_writes_a_table(tiny_run, tmp_path, capsys):

@@ -135,6 +135,9 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
                          "codes are a reference, not a lower bound: a sampler that spreads mass between codes "
                          "can come closer to held-out codes than the training codes themselves.\n\n"
                          + markdown_table(lat)))
+    memo = e.get("memorization")
+    if memo:
+        sections.append(("Memorisation", memorization_section(memo)))
     if e["notes"]:
         sections.append(("Evaluation notes", "\n".join(f"- {n}" for n in e["notes"]) + "\n"))
     f = e["figures"]
@@ -143,6 +146,31 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
                ("Interpolation between held-out latent codes (one pair per row)", f.get("interp_latent")),
                (f"Interpolation between prior pairs: {f.get('interp_prior_caption')}", f.get("interp_prior"))]
     return sections, [fig for fig in figures if fig[1]]
+
+
+def memorization_section(memo: dict[str, Any]) -> str:
+    """The memorisation table: near-copies of training images, generated against real held-out images."""
+    rows = []
+    if "generated" in memo:
+        rows.append({"row": "generated images", "n": memo["n_generated"], "near-copies": memo["generated"]})
+        rows.append({"row": "real held-out images (calibration)", "n": memo["n_real"], "near-copies": memo["real"]})
+    if "reconstructions" in memo:
+        rows.append({"row": "reconstructed training images (resampling the codes)", "n": memo["n_reconstructions"],
+                     "near-copies": memo["reconstructions"]})
+    if "latent_copies" in memo:
+        rows.append({"row": "generated codes equal to a training code", "n": None, "near-copies": memo["latent_copies"]})
+    head = ""
+    if "generated" in memo:
+        head = (f"An image is a near-copy when its nearest of {memo['n_train']} training images (in "
+                f"{memo['space']} features) is closer than {memo['tau']:.4g}, the {memo['quantile']:.0%} quantile of "
+                f"that distance over half of the held-out real images; the other half is the calibration row "
+                f"(fresh real images, about {memo['quantile']:.0%} by design). A generator that copies its "
+                f"training set scores near 1; one that makes new images, near the calibration row. The "
+                f"reconstructions row is what a sampler that resamples the training codes scores through this "
+                f"decoder: when it is near the calibration row, the decoder blurs too much for image copies to "
+                f"show, and the latent row is the one that tells "
+                f"(data-copying in the spirit of Meehan et al., AISTATS 2020). ")
+    return head + "\n\n" + markdown_table(rows)
 
 
 def _n_label(e: dict[str, Any]) -> str:

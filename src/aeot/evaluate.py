@@ -44,6 +44,9 @@ LATENT_MAX_N = 2000  # exact assignment on at most this many codes per side
 REMOVED_CLASS = 0
 
 
+MEMO_MAX_TRAIN = 20_000  # training images searched for near-copies of generated ones
+
+
 def blur(x: torch.Tensor, *, sigma_at_28: float = 1.0) -> torch.Tensor:
     """Gaussian blur of images (N, C, H, W), sigma scaled with the image size (1 px at 28 px)."""
     sigma = sigma_at_28 * x.shape[-1] / 28
@@ -150,6 +153,34 @@ def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
     from aeot.metrics.cache import cached_features
 
     return cached_features(key("real", real_x.shape[0]), lambda: embed(real_x))[0]["logits"]
+
+
+def memorization_rows(embed, cfg, *, fake_feats: torch.Tensor, real_feats: torch.Tensor, seed: int,
+                      max_train: int = MEMO_MAX_TRAIN, reconstruct=None) -> dict[str, Any]:
+    """Near-copies of the run's training images among the generated ones, in ``embed``'s features.
+
+    The training images are the run's own training split (its first ``max_train``); the
+    held-out real images calibrate the threshold (:func:`aeot.metrics.copy_fraction`).
+    ``reconstruct`` (images -> decoded codes of them): also score the reconstructions of
+    as many training images as there are generated ones, i.e. what a sampler that only
+    resamples the training codes would score through this decoder.
+    """
+    from aeot.metrics import copy_fraction
+    from aeot.pipeline import load_data
+
+    train = load_data(cfg.data, "train")
+    train_x = train.x[:max_train]
+    train_feats = torch.cat([embed(train_x[i : i + 1000])["features"] for i in range(0, train_x.shape[0], 1000)])
+    cf = copy_fraction(fake_feats, train_feats, real_feats, seed=seed)
+    out = {"space": "classifier", "generated": cf.generated, "real": cf.real, "tau": cf.tau,
+           "quantile": cf.quantile, "n_generated": cf.n_generated, "n_real": cf.n_real,
+           "n_train": int(train_x.shape[0])}
+    if reconstruct is not None:
+        m = min(cf.n_generated, train_x.shape[0])
+        with torch.no_grad():
+            rec = torch.cat([embed(reconstruct(train_x[i : min(i + 256, m)]))["features"] for i in range(0, m, 256)])
+        out.update(reconstructions=copy_fraction(rec, train_feats, real_feats, seed=seed).generated, n_reconstructions=m)
+    return out
 
 
 # ----------------------------------------------------------------------------- main entry
@@ -307,6 +338,12 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         from aeot.metrics import inception_score
 
         real_logits = cached_real_logits(embed, key, real_x)
+        emit_stage(progress, "evaluate", "memorisation: nearest training images in classifier features")
+        recon = None
+        if src.model.encoder is not None:
+            recon = lambda x: src.model.decode(src.model.encode(x), device="cpu").clamp(0, 1)  # noqa: E731
+        memo = memorization_rows(embed, cfg, fake_feats=embed(fake_x)["features"],
+                                 real_feats=embed(real_x)["features"], seed=seed, reconstruct=recon)
         spaces["classifier"] = {"network_sha1": sha, "dim": int(clf.config["feature_dim"]), "rows": rows,
                                 "real_inception_score": list(inception_score(real_logits, n_splits=10)),
                                 "cache_hits": hits, "classifier": {k: clf_info.get(k) for k in
@@ -342,10 +379,16 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         notes.append(f"no latent metrics: {src.label} has no encoder")
     figures.update(interpolation_figures(src.model, held, src.out_dir, seed=seed, where=stage.path))
 
+    if clf is None:
+        memo = None
+    if src.train_z is not None:
+        from aeot.metrics import latent_copy_fraction
+
+        memo = dict(memo or {}, latent_copies=latent_copy_fraction(z_gen.cpu(), src.train_z))
     evaluation = {"dataset": cfg.data.name, "split": "test", "image_size": size, "n_fake": n, "n_real": n_real,
                   "seed": seed, "features": features, "device": device, "generator": generator,
                   "source": src.label, "spaces": spaces, "latent": latent, "figures": figures,
-                  "notes": notes, "seconds": time.perf_counter() - t0}
+                  "notes": notes, "memorization": memo, "seconds": time.perf_counter() - t0}
     if generator == "refined":  # the run's own report describes the decoder; keep it as it is
         atomic_write_json(stage.path(RunDir.EVALUATION), evaluation)
         return evaluation

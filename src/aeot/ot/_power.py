@@ -31,6 +31,7 @@ from torch import Tensor
 BLOCK = 16  # columns per strided block of the two-level reduction
 ALIGN = 256  # tiles are padded to a multiple of this (block rows of 16 floats: aligned, vectorised)
 TARGET_CHUNK = 2048  # targets per score tile (a multiple of ALIGN)
+_WIDE = 16  # extra float32 candidates for the rows whose top k a near-tie leaves uncertain
 
 
 def default_chunk_size(device: torch.device) -> int:
@@ -217,19 +218,25 @@ class _Exact:
     def topk(self, scorer: PowerScorer, x: Tensor, x64: Tensor, k: int) -> tuple[Tensor, Tensor]:
         """The exact float64 top-k (ties: smaller index) of rows x64 (s, d); x = x64 in float32."""
         n = self.y.shape[0]
-        kk = min(k + 1, n)
+        vals, idx, unsure = self._topk_of(scorer, x, x64, k, min(k + 1, n))
+        if unsure.any():  # near-ties at the k-th place: a wider float32 candidate set
+            r = unsure.nonzero().squeeze(1)
+            vals[r], idx[r], still = self._topk_of(scorer, x[r], x64[r], k, min(k + _WIDE, n))
+            if still.any():  # rarer still: every target, in float64
+                r = r[still]
+                full = x64[r] @ self.y.T + self.h  # (r, n)
+                vals[r], idx[r] = _rank(full, torch.arange(n, device=x.device).expand(r.numel(), n), k)
+        return vals, idx
+
+    def _topk_of(self, scorer: PowerScorer, x: Tensor, x64: Tensor, k: int, kk: int) -> tuple[Tensor, ...]:
+        """The exact top k among the float32 top kk, and the rows where that set is not certain."""
         v32, i32 = scorer.topk(x, kk)  # (s, kk) float32 candidates
         vals, idx = _rank(_exact_scores(x64, self.y, self.h, i32), i32, k)
-        if kk == n:
-            return vals, idx
+        if kk == self.y.shape[0]:
+            return vals, idx, torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         # A target outside the candidates scores exactly at most v32[:, -1] + err: the top k
-        # are certain where the exact k-th score is above that; other rows are scored in full.
-        unsure = vals[:, -1] <= v32[:, -1].double() + self.bound(x)
-        if unsure.any():
-            r = unsure.nonzero().squeeze(1)
-            full = x64[r] @ self.y.T + self.h  # (r, n)
-            vals[r], idx[r] = _rank(full, torch.arange(n, device=x.device).expand(r.numel(), n), k)
-        return vals, idx
+        # are certain where the exact k-th score is above that.
+        return vals, idx, vals[:, -1] <= v32[:, -1].double() + self.bound(x)
 
 
 def power_scores_topk(
