@@ -76,6 +76,22 @@ def test_the_simplices_are_delaunay_and_both_search_paths_agree():
         assert torch.equal(torch.as_tensor(s >= 0), b[2])
 
 
+def test_the_walk_and_the_certified_lp_find_the_same_simplex_in_16_dimensions():
+    from aeot.ot import _delaunay
+
+    res, _, g = setup(16, 120)
+    hull = _delaunay._Hull(res.centers)
+    assert hull.start is not None  # the walk is used, not only the LP
+    w = hull_points(res, 30, g)
+    idx, lam, inside = hull.locate(w)
+    assert inside.all()
+    for r in range(30):
+        found = _delaunay._solve_one((w[r] - hull.mean) / hull.scale, hull.c, hull.sq)
+        assert found is not None and set(found[0]) == set(idx[r][lam[r] > 0].tolist())
+        assert torch.allclose(torch.tensor(sorted(found[1]), dtype=torch.float64),
+                              lam[r][lam[r] > 0].sort().values, atol=1e-8)
+
+
 def _limit_jumps(res, z, tri, a, b, steps=200, top=4, halvings=36, mode="paper"):
     """The largest jumps of T~ along the segment a-b, each followed down by bisection.
 

@@ -13,7 +13,13 @@ therefore a continuous piecewise-linear map on that hull, linear on each Delauna
 simplex, and the same simplex is found for every ``w`` it contains, whatever the
 search order: the triangulation is global, not a per-sample choice.
 
-Each sample is solved on a few nearest centres and *certified* against all of them:
+Each sample is located by a *walk* (:func:`_walk`, batched over samples): from one
+Delaunay simplex, cross the facet opposite the most negative barycentric coordinate into
+the Delaunay neighbour there, i.e. one pivot of the dual simplex method on the LP above,
+so the simplex stays Delaunay at every step and the walk ends in the simplex containing
+``w``, or at a hull facet that separates ``w`` from every centre (outside). Walks that
+meet numerical trouble or run too long fall back to the LP itself: each sample is then
+solved on a few nearest centres and *certified* against all of them:
 the LP's dual ``(a, b)`` is the affine function through the lifted simplex, and the
 simplex is Delaunay iff no centre lies strictly inside its circumsphere, i.e.
 ``||c_j||^2 >= <a, c_j> + b`` for every ``j``, one matrix product over all centres.
@@ -38,6 +44,8 @@ _CANDIDATES = 4  # initial candidates per sample: this many times d + 1 nearest 
 _GILBERT_STEPS = 32  # separating-hyperplane iterations before an LP decides
 _ROUNDS = 8  # column-generation rounds before the LP runs over every centre
 _TOL = 1e-9  # relative tolerance of the certificates
+_WALK_BATCH = 256  # samples walked together (a (batch, n) float64 matrix per step)
+_WALK_STEPS = 2000  # pivots before a walk is left to the LP
 
 
 def containing_simplex(w: Tensor, centers: Tensor, *, chunk_size: int = 4096) -> tuple[Tensor, Tensor, Tensor]:
@@ -72,6 +80,11 @@ class _Hull:
         eye = torch.eye(d, dtype=torch.float64)
         self.u = torch.cat([eye, -eye, rand / rand.norm(dim=1, keepdim=True)])  # (k, d) unit directions
         self.support = (self.c @ self.u.T).amax(0) if c.shape[0] else torch.full((self.u.shape[0],), -math.inf)
+        self.start = None  # a full Delaunay simplex (d + 1 vertices) where every walk begins
+        if c.shape[0] > d + 1:
+            found = _solve_one(self.c.mean(0), self.c, self.sq)
+            if found is not None and len(found[0]) == d + 1:
+                self.start = torch.as_tensor(found[0], dtype=torch.long)
 
     def locate(self, w: Tensor, *, chunk_size: int = 4096) -> tuple[Tensor, Tensor, Tensor]:
         x = (w.detach().to("cpu", torch.float64) - self.mean) / self.scale  # (m, d)
@@ -88,6 +101,15 @@ class _Hull:
         for s in range(0, rest.numel(), chunk_size):
             rows = rest[s : s + chunk_size]
             maybe = rows[~_separated(x[rows], self.c)]  # rows not yet certified outside
+            if self.start is not None:  # walk the triangulation; what it leaves goes to the LP
+                left = []
+                for b in range(0, maybe.numel(), _WALK_BATCH):
+                    r = maybe[b : b + _WALK_BATCH]
+                    simplex, weights, state = _walk(x[r], self.c, self.sq, self.start)
+                    ok = state == 1  # 1 inside, 0 outside (a hull facet separates), -1 undecided
+                    idx[r[ok]], lam[r[ok]], inside[r[ok]] = simplex[ok], weights[ok], True
+                    left.append(r[state == -1])
+                maybe = torch.cat(left) if left else maybe[:0]
             for r in maybe.tolist():
                 found = _solve_one(x[r], self.c, self.sq)
                 if found is not None:
@@ -97,6 +119,66 @@ class _Hull:
                     lam[r, : len(j)] = torch.as_tensor(v, dtype=torch.float64)
                     inside[r] = True
         return idx, lam, inside
+
+
+def _walk(x: Tensor, c: Tensor, sq: Tensor, start: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Visibility walk in the Delaunay triangulation, batched: rows x (b, d) from the simplex ``start``.
+
+    Each step is one pivot of the dual simplex method on the lifting LP: the simplex ``S``
+    stays Delaunay (no lifted centre below its affine function ``phi_S``); when ``w`` has a
+    negative barycentric coordinate ``lambda_r``, the facet opposite ``c_r`` is crossed and
+    the new vertex is the centre that the hyperplane, rotated about that facet, touches
+    first (smallest ``gap_j / psi_j`` over ``psi_j > 0``, ties to the smaller index). No
+    centre on the far side of the facet means a hull facet separates ``w``: outside.
+    Returns ``idx`` (b, d + 1), ``lam`` (b, d + 1) (largest weight first, unused slots
+    repeating the first index with weight 0) and ``state`` (b,): 1 inside, 0 outside,
+    -1 undecided (degenerate pivots or too many steps: the caller falls back to the LP).
+    """
+    b, d = x.shape
+    n = c.shape[0]
+    simplex = start.expand(b, d + 1).clone()  # (b, d + 1)
+    state = torch.full((b,), -1, dtype=torch.long)
+    lam = torch.zeros(b, d + 1, dtype=torch.float64)
+    xh = torch.cat([x, torch.ones(b, 1, dtype=x.dtype)], 1)  # (b, d + 1)
+    ch = torch.cat([c, torch.ones(n, 1, dtype=c.dtype)], 1)  # (n, d + 1) homogeneous centres
+    act = torch.arange(b)
+    tol = _TOL * (1.0 + float(sq.max()))
+    for _ in range(_WALK_STEPS):
+        m = ch[simplex[act]].transpose(1, 2)  # (a, d + 1, d + 1): columns are the vertices
+        minv, info = torch.linalg.inv_ex(m)
+        bad = info != 0
+        beta = (minv @ xh[act, :, None])[..., 0]  # (a, d + 1) barycentric coordinates of w
+        done = ~bad & (beta.min(1).values >= -1e-12)
+        lam[act[done]] = beta[done]
+        state[act[done]] = 1
+        go = ~bad & ~done
+        if not go.any():
+            break
+        sub, mi, bt = act[go], minv[go], beta[go]
+        r = bt.argmin(1)  # (g,) the facet to cross: opposite the most negative coordinate
+        psi = -(mi[torch.arange(sub.numel()), r] @ ch.T)  # (g, n): 0 on the facet, > 0 beyond it
+        coef = mi.transpose(1, 2) @ sq[simplex[sub]][..., None]  # (g, d + 1, 1): phi_S's coefficients
+        gap = sq - (ch @ coef)[..., 0]  # (g, n) >= 0: no lifted centre below phi_S
+        if (gap.min(1).values < -tol).any():  # lost Delaunay-ness numerically: leave to the LP
+            keep = gap.min(1).values >= -tol
+            sub, r, psi, gap = sub[keep], r[keep], psi[keep], gap[keep]
+        ratio = torch.where(psi > 1e-12, gap.clamp_min(0.0) / psi.clamp_min(1e-300), torch.full_like(psi, math.inf))
+        best, j = ratio.min(1)  # first occurrence: ties to the smaller index
+        hull = ~torch.isfinite(best)
+        state[sub[hull]] = 0
+        walk = ~hull
+        simplex[sub[walk], r[walk]] = j[walk]
+        act = sub[walk]
+        if not act.numel():
+            break
+    inside = state == 1
+    lam = torch.where(inside[:, None], lam.clamp_min(0.0), torch.zeros_like(lam))
+    lam = torch.where(inside[:, None], lam / lam.sum(1, keepdim=True).clamp_min(1e-300), lam)
+    lam = torch.where(lam > _TOL, lam, torch.zeros_like(lam))
+    order = torch.argsort(-lam, dim=1, stable=True)
+    lam, simplex = lam.gather(1, order), simplex.gather(1, order)
+    simplex = torch.where(lam > 0, simplex, simplex[:, :1])
+    return simplex, lam, state
 
 
 def _separated(x: Tensor, c: Tensor) -> Tensor:
