@@ -15,6 +15,7 @@ FAST_PARAMS: dict[str, dict] = {
     "sdot": {"max_iter": 40, "tol": 0.25, "tol_max": 1.0, "max_samples": 1 << 15, "n_probe": 200},
     "ottrans": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
     "otgen": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
+    "kantorovich": {"steps": 20, "hidden": (32, 32), "batch_size": 32},
 }
 
 

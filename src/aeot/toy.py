@@ -60,6 +60,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "Cluster (k=8, Sobol)": ("kmeans", {"n_clusters": 8, "qmc_sample": True}),
     "Cluster (k=16, Sobol)": ("kmeans", {"n_clusters": 16, "qmc_sample": True}),
     "AE-OT": ("sdot", {}),
+    "AE-OT (Liu et al.)": ("kantorovich", {}),
 }
 STEPPED = {"otgen", "ottrans"}
 DATASET_PARAMS = {"moons": ("noise",), "circles": ("noise", "factor")}

@@ -9,10 +9,12 @@ from aeot.cli import main
 from aeot.errors import CheckpointError, ConfigError
 from aeot.pipeline import DataConfig, ModelConfig, RunConfig, read_run_config
 from aeot.train.baseline_losses import (
+    clip_weights_,
     gaussian_kl,
     gradient_penalty,
     mmd_imq,
     reconstruction_nll,
+    wasserstein_critic_loss,
     wgan_critic_loss,
 )
 from aeot.train.baseline_training import (
@@ -193,3 +195,61 @@ def test_aeot_evaluate_understands_a_baseline_run(tmp_path, capsys):
     assert "## Metrics: classifier features" in report and report.startswith("# aeot baseline gan: digits")
     assert "reconstruction MSE" not in report and "(samples.png)" in report
     assert main(["evaluate", str(out), "--generator", "refined", "--device", "cpu"]) == 2  # no refinement here
+
+
+# ----------------------------------------------------------------------------- WGAN (weight clipping) and presets
+def test_clip_weights_and_the_wasserstein_critic_loss_have_their_known_values():
+    lin = nn.Linear(3, 1)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[-1.0, 0.005, 2.0]]))
+        lin.bias.fill_(-0.003)
+    clip_weights_(lin, 0.01)
+    assert torch.equal(lin.weight, torch.tensor([[-0.01, 0.005, 0.01]])) and lin.bias.item() == pytest.approx(-0.003)
+    with pytest.raises(ValueError, match="clip must be a positive number, got 0"):
+        clip_weights_(lin, 0)
+    assert wasserstein_critic_loss(torch.tensor([3.0, 1.0]), torch.tensor([0.5])).item() == pytest.approx(-1.5)
+
+
+def test_wgan_critic_weights_stay_in_the_clip_range_after_each_step():
+    cfg = small("wgan", n_critic=2).resolved()
+    assert (cfg.lr, cfg.clip, cfg.adam_betas) == (5e-5, 0.01, None)
+    nets = build_networks("wgan", MODEL, seed=0)
+    critic = nets["discriminator"]
+    assert max(float(p.detach().abs().max()) for p in critic.parameters()) > 0.01  # the initial weights exceed c
+    opts = make_optimizers("wgan", nets, cfg)
+    assert all(isinstance(o, torch.optim.RMSprop) for o in opts.values())
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))  # one batch: one critic step
+    g0 = [p.detach().clone() for p in nets["decoder"].parameters()]
+    hist = train_epochs(nets, opts, x, cfg, model=MODEL)
+    assert all(float(p.detach().abs().max()) <= cfg.clip for p in critic.parameters())
+    assert any(float(p.detach().abs().max()) == pytest.approx(cfg.clip) for p in critic.parameters())  # clip was active
+    assert all(torch.equal(a, b) for a, b in zip(g0, nets["decoder"].parameters()))  # 1 step < n_critic: no G step
+    assert math.isfinite(hist["wasserstein"][0]) and hist["g_loss"] == [None]
+
+
+def test_wae_mmd_presets_name_whose_setting_they_are():
+    default = BaselineConfig(name="wae-mmd").resolved()
+    assert (default.preset, default.wae_lambda, default.batch_size) == ("tolstikhin2018", 10.0, 100)
+    zhang = BaselineConfig(name="wae-mmd", preset="zhang2019").resolved()
+    assert (zhang.preset, zhang.wae_lambda, zhang.batch_size) == ("zhang2019", 0.1, 128)
+    mine = BaselineConfig(name="wae-mmd", preset="zhang2019", batch_size=64, wae_lambda=1.0).resolved()
+    assert (mine.wae_lambda, mine.batch_size) == (1.0, 64)  # explicit fields win over the preset
+    assert BaselineConfig(name="gan").resolved().preset is None
+    with pytest.raises(ConfigError, match="preset 'zhang' is not one of wae-mmd's .*zhang2019"):
+        BaselineConfig(name="wae-mmd", preset="zhang").validate()
+    with pytest.raises(ConfigError, match="preset 'zhang2019' is not one of vae's"):
+        BaselineConfig(name="vae", preset="zhang2019").validate()
+    with pytest.raises(ConfigError, match=r"wgan trains with RMSProp .*got \(0.5, 0.9\)"):
+        BaselineConfig(name="wgan", adam_betas=(0.5, 0.9)).validate()
+    with pytest.raises(ConfigError, match="clip must be a finite number > 0"):
+        BaselineConfig(name="wgan", clip=0.0).validate()
+
+
+def test_cli_trains_a_wgan_end_to_end(tmp_path, capsys):
+    out = tmp_path / "wgan"
+    assert main(["baseline", "train", "wgan", *CLI, "--epochs", "1", "--out", str(out)]) == 0
+    saved = json.loads((out / "baseline.json").read_text())
+    assert saved["baseline"]["name"] == "wgan" and saved["baseline"]["clip"] == 0.01
+    assert set(saved["final"]) == set(HISTORY_KEYS["wgan"]) and "wgan: 1 epochs" in capsys.readouterr().out
+    m = load_baseline(out)
+    assert not m.has_encoder and m.generate(3, generator=torch.Generator().manual_seed(0)).shape == (3, 1, 8, 8)

@@ -14,11 +14,13 @@ from aeot.samplers.registry import (
 from aeot.samplers import gaussian as _gaussian  # noqa: E402,F401
 from aeot.samplers import sdot as _sdot  # noqa: E402,F401
 from aeot.samplers import gmm as _gmm  # noqa: E402,F401
+from aeot.samplers import kantorovich as _kantorovich  # noqa: E402,F401
 from aeot.samplers import kmeans as _kmeans  # noqa: E402,F401
 from aeot.samplers import otgen as _otgen  # noqa: E402,F401
 from aeot.samplers import ottrans as _ottrans  # noqa: E402,F401
 from aeot.samplers.gaussian import GaussianSampler  # noqa: E402
 from aeot.samplers.gmm import GMMSampler  # noqa: E402
+from aeot.samplers.kantorovich import KantorovichSampler  # noqa: E402
 from aeot.samplers.kmeans import KMeansSampler  # noqa: E402
 from aeot.samplers.otgen import OTGenSampler  # noqa: E402
 from aeot.samplers.ottrans import OTTransSampler  # noqa: E402
@@ -28,6 +30,7 @@ __all__ = [
     "LatentSampler",
     "GaussianSampler",
     "GMMSampler",
+    "KantorovichSampler",
     "KMeansSampler",
     "OTGenSampler",
     "OTTransSampler",

@@ -19,6 +19,10 @@ them.
   critic loss ``E[D(G(z))] - E[D(x)] + lambda * E[(||grad D(x_hat)||_2 - 1)^2]`` on random
   interpolates ``x_hat`` (:func:`gradient_penalty`, :func:`wgan_critic_loss`), generator loss
   ``-E[D(G(z))]`` (:func:`wgan_generator_loss`).
+* WGAN (Arjovsky et al., "Wasserstein Generative Adversarial Networks", ICML 2017,
+  Algorithm 1): critic loss ``E[D(G(z))] - E[D(x)]`` (:func:`wasserstein_critic_loss`), after
+  each critic step every critic weight clipped to ``[-c, c]`` (:func:`clip_weights_`), the same
+  generator loss. Zhang et al. (2019) §5.1's "WGAN" row.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ __all__ = [
     "reconstruction_nll",
     "vae_loss",
     "wae_reconstruction",
+    "wasserstein_critic_loss",
+    "clip_weights_",
     "wgan_critic_loss",
     "wgan_generator_loss",
 ]
@@ -173,3 +179,20 @@ def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, penal
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """``-E[D(G(z))]``."""
     return -fake_scores.mean()
+
+
+# ----------------------------------------------------------------------------- WGAN (weight clipping)
+def wasserstein_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """``E[D(G(z))] - E[D(x)]``: the critic maximises the Kantorovich-Rubinstein estimate
+    ``E[D(x)] - E[D(G(z))]`` (Arjovsky et al. 2017, Algorithm 1); no penalty term."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+@torch.no_grad()
+def clip_weights_(module: torch.nn.Module, clip: float) -> None:
+    """Clamp every parameter of ``module`` in place to ``[-clip, clip]`` (Arjovsky et al. 2017,
+    Algorithm 1, line 7: after each critic update; all parameters, biases and norm scales included)."""
+    if not (isinstance(clip, (int, float)) and not isinstance(clip, bool) and math.isfinite(clip) and clip > 0):
+        raise ValueError(f"clip must be a positive number, got {clip!r}")
+    for p in module.parameters():
+        p.clamp_(-clip, clip)

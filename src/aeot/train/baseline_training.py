@@ -1,4 +1,4 @@
-"""Networks, losses per step and the training loop of the baselines: VAE, WAE-MMD, GAN, WGAN-GP.
+"""Networks, losses per step and the training loop of the baselines: VAE, WAE-MMD, GAN, WGAN, WGAN-GP.
 
 The comparison of Zhang et al. (2019) §5: each baseline uses the networks
 of the run's architecture (``aeot.nets``), a prior ``N(0, I)`` on the ``latent_dim`` codes, and
@@ -11,8 +11,11 @@ images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
   (the paper used Adagrad; Adam is the usual replacement). Bernoulli likelihood by default.
 * ``wae-mmd`` (Tolstikhin et al. 2018): the deterministic autoencoder of the architecture,
   ``||x - G(Q(x))||^2 + lambda * MMD(Q(x), N(0, sigma_z^2 I))`` with the IMQ kernel,
-  ``lambda = 10``, ``sigma_z^2 = 1``, Adam(1e-3, (0.5, 0.999)), batch 100 (their MNIST
-  setting; Zhang et al. (2019) §5.1 reports using lambda 0.1 and batch 128).
+  ``sigma_z^2 = 1``, Adam(1e-3, (0.5, 0.999)). Two named settings (``preset``,
+  :data:`PRESETS`): ``"tolstikhin2018"`` (the default), lambda = 10 and batch 100, WAE's own
+  MNIST setting; ``"zhang2019"``, lambda = 0.1 and batch 128, what Zhang et al. (2019) §5.1
+  state for their MNIST / Fashion-MNIST table ("Both lambdas in WAE-MMD and AE-OT are set to
+  0.1 ... Batch size is set to 128") and the setting of that table's WAE-MMD row.
 * ``gan`` (Goodfellow et al. 2014, DCGAN's optimiser): generator = the architecture's decoder,
   discriminator = ``make_discriminator(arch)`` with its registry defaults (spectral norm on for
   ``dcgan``/``resnet``/``conv64``), non-saturating loss, Adam(2e-4, (0.5, 0.999)), batch 64,
@@ -23,6 +26,13 @@ images in [0, 1]; the losses are in :mod:`aeot.train.baseline_losses`.
   ``GroupNorm(1, C)``) as the paper recommends, because the gradient penalty is per sample
   (``infogan``'s and ``conv64``'s critics have batch norm; ``mlp``, ``dcgan``, ``resnet`` do not).
   ``gp_lambda = 10``, ``n_critic = 5``, Adam(1e-4, (0, 0.9)), batch 64.
+* ``wgan`` (Arjovsky et al. 2017, Algorithm 1; Zhang et al. (2019) §5.1's "WGAN" row): the
+  same generator; the critic is ``make_discriminator(arch, spectral_norm=False)`` where that
+  flag exists (the clipping is the Lipschitz constraint), batch norm kept as in their DCGAN
+  critic; loss ``E[D(G(z))] - E[D(x)]``, every critic parameter clipped to ``[-clip, clip]``
+  after each critic step, ``clip = 0.01``, ``n_critic = 5``, RMSProp(5e-5) for both networks,
+  batch 64. Not done: their schedule of 100 critic steps per generator step for the first 25
+  generator steps and every 500th (a DCGAN-code detail, not Algorithm 1).
 
 An epoch is one pass over the shuffled training images in batches of ``batch_size`` (the last
 incomplete batch dropped); for the GANs each batch is one discriminator (critic) step and every
@@ -55,40 +65,57 @@ from aeot.train.autoencoder import epoch_permutation
 from aeot.train.baseline_losses import (
     LIKELIHOODS,
     WAE_SCALES,
+    clip_weights_,
     gan_discriminator_loss,
     gan_generator_loss,
     gradient_penalty,
     mmd_imq,
     vae_loss,
     wae_reconstruction,
+    wasserstein_critic_loss,
     wgan_critic_loss,
     wgan_generator_loss,
 )
 
-__all__ = ["BASELINES", "HISTORY_KEYS", "METHOD_DEFAULTS", "BaselineConfig", "build_networks", "make_optimizers",
+__all__ = ["BASELINES", "HISTORY_KEYS", "METHOD_DEFAULTS", "PRESETS", "BaselineConfig", "build_networks", "make_optimizers",
            "train_epochs"]
 
-BASELINES = ("vae", "wae-mmd", "gan", "wgan-gp")
+BASELINES = ("vae", "wae-mmd", "gan", "wgan", "wgan-gp")
 
-# The papers' optimiser settings; BaselineConfig fields left as None take these.
+# The papers' optimiser settings; BaselineConfig fields left as None take these (after the preset's).
+# wgan trains with RMSProp, which has no betas (adam_betas stays None).
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "vae": {"batch_size": 100, "lr": 1e-3, "adam_betas": (0.9, 0.999), "n_critic": 1},
     "wae-mmd": {"batch_size": 100, "lr": 1e-3, "adam_betas": (0.5, 0.999), "n_critic": 1},
     "gan": {"batch_size": 64, "lr": 2e-4, "adam_betas": (0.5, 0.999), "n_critic": 1},
+    "wgan": {"batch_size": 64, "lr": 5e-5, "n_critic": 5},
     "wgan-gp": {"batch_size": 64, "lr": 1e-4, "adam_betas": (0.0, 0.9), "n_critic": 5},
 }
+# Named settings of a method, each from a paper; ``preset=None`` takes the first one listed.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "wae-mmd": {
+        "tolstikhin2018": {"wae_lambda": 10.0, "batch_size": 100},  # WAE (Tolstikhin et al. 2018), MNIST
+        "zhang2019": {"wae_lambda": 0.1, "batch_size": 128},  # Zhang et al. (2019) §5.1, their IS table
+    },
+}
+WAE_LAMBDA = 10.0  # wae_lambda of the methods without a WAE term (unused; kept so their configs read as before)
+ADAMLESS = ("wgan",)  # trained with RMSProp
 HISTORY_KEYS = {"vae": ("loss", "reconstruction", "kl"), "wae-mmd": ("loss", "reconstruction", "mmd"),
-                "gan": ("d_loss", "g_loss", "d_real", "d_fake"), "wgan-gp": ("d_loss", "g_loss", "wasserstein", "gp")}
+                "gan": ("d_loss", "g_loss", "d_real", "d_fake"), "wgan": ("d_loss", "g_loss", "wasserstein"),
+                "wgan-gp": ("d_loss", "g_loss", "wasserstein", "gp")}
 
 
 @dataclass(kw_only=True)
 class BaselineConfig:
     """Settings of one baseline; ``None`` takes the method's paper default (:data:`METHOD_DEFAULTS`).
 
-    ``likelihood``/``gaussian_sigma``: the VAE's ``p(x|z)``; ``wae_lambda``/``prior_var``
-    (sigma_z^2)/``mmd_scales``: WAE-MMD; ``gp_lambda``: WGAN-GP; ``n_critic``: discriminator
-    steps per generator step (GANs); ``disc_params``: extra ``make_discriminator`` arguments;
-    ``n_samples``: images in ``samples.png``.
+    ``preset``: a named paper setting of the method (:data:`PRESETS`; wae-mmd:
+    ``"tolstikhin2018"``, the default, or ``"zhang2019"``, the setting of Zhang et al.'s table);
+    fields set explicitly win over the preset. ``likelihood``/``gaussian_sigma``: the VAE's
+    ``p(x|z)``; ``wae_lambda`` (None: the preset's)/``prior_var`` (sigma_z^2)/``mmd_scales``:
+    WAE-MMD; ``gp_lambda``: WGAN-GP; ``clip``: WGAN's weight clipping c; ``n_critic``:
+    discriminator steps per generator step (GANs); ``disc_params``: extra
+    ``make_discriminator`` arguments; ``n_samples``: images in ``samples.png``.
     """
 
     name: str
@@ -99,20 +126,27 @@ class BaselineConfig:
     seed: int = 0
     likelihood: str = "bernoulli"
     gaussian_sigma: float = 1.0
-    wae_lambda: float = 10.0
+    preset: str | None = None
+    wae_lambda: float | None = None
     prior_var: float = 1.0
     mmd_scales: tuple[float, ...] = WAE_SCALES
     gp_lambda: float = 10.0
+    clip: float = 0.01
     n_critic: int | None = None
     disc_params: dict[str, Any] = field(default_factory=dict)
     n_samples: int = 100
 
     def resolved(self) -> BaselineConfig:
-        """A copy with every ``None`` replaced by the method's default (tuples as lists, as in JSON)."""
+        """A copy with every ``None`` replaced by the preset's value, else the method's default
+        (tuples as lists, as in JSON); ``preset`` names the preset used (None for a method without)."""
         self.validate()
-        defaults = METHOD_DEFAULTS[self.name]
-        out = replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
-        return replace(out, adam_betas=[float(b) for b in out.adam_betas], mmd_scales=[float(s) for s in out.mmd_scales])
+        presets = PRESETS.get(self.name, {})
+        preset = self.preset if self.preset is not None else next(iter(presets), None)
+        defaults = {**METHOD_DEFAULTS[self.name], **presets.get(preset, {})}
+        out = replace(self, preset=preset, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+        betas = None if out.adam_betas is None else [float(b) for b in out.adam_betas]
+        lam = WAE_LAMBDA if out.wae_lambda is None else out.wae_lambda
+        return replace(out, adam_betas=betas, wae_lambda=lam, mmd_scales=[float(s) for s in out.mmd_scales])
 
     def validate(self) -> None:
         if self.name not in BASELINES:
@@ -122,12 +156,19 @@ class BaselineConfig:
             low = 0 if key == "seed" else 1
             if v is not None:
                 check_int(f"baseline {key}", v, low=low, what=f"an int >= {low}")
-        for key in ("lr", "gaussian_sigma", "prior_var", "wae_lambda", "gp_lambda"):
+        for key in ("lr", "gaussian_sigma", "prior_var", "wae_lambda", "gp_lambda", "clip"):
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)
-                                  or v < 0 or (v == 0 and key in ("lr", "gaussian_sigma", "prior_var"))):
+                                  or v < 0 or (v == 0 and key in ("lr", "gaussian_sigma", "prior_var", "clip"))):
                 raise ConfigError(f"baseline {key} must be a finite number > 0 (>= 0 for the weights), got {v!r}")
+        presets = PRESETS.get(self.name, {})
+        if self.preset is not None and self.preset not in presets:
+            allowed = ", ".join(presets) if presets else f"none: {self.name} has no presets"
+            raise ConfigError(f"baseline preset {self.preset!r} is not one of {self.name}'s ({allowed})")
         b = self.adam_betas
+        if b is not None and self.name in ADAMLESS:
+            raise ConfigError(f"baseline {self.name} trains with RMSProp (Arjovsky et al. 2017), so adam_betas "
+                              f"does not apply; got {b!r}")
         if b is not None and not (len(b) == 2 and all(isinstance(v, numbers.Real) and 0 <= v < 1 for v in b)):
             raise ConfigError(f"baseline adam_betas must be two numbers in [0, 1), got {b!r}")
         if not self.mmd_scales or not all(isinstance(s, numbers.Real) and s > 0 for s in self.mmd_scales):
@@ -155,8 +196,8 @@ def build_networks(name: str, model: dict[str, Any], *, seed: int, critic: bool 
                    disc_params: dict[str, Any] | None = None) -> nn.ModuleDict:
     """The networks of baseline ``name`` for ``make_autoencoder`` arguments ``model``.
 
-    Keys: ``encoder`` (vae: ``2 * latent_dim`` outputs; wae-mmd), ``decoder`` (all four; the
-    GANs' generator) and, with ``critic``, ``discriminator`` (gan, wgan-gp). Weights are
+    Keys: ``encoder`` (vae: ``2 * latent_dim`` outputs; wae-mmd), ``decoder`` (all; the
+    GANs' generator) and, with ``critic``, ``discriminator`` (gan, wgan, wgan-gp). Weights are
     initialised from ``seed`` without touching the caller's global RNG.
     """
     from aeot.nets import DISCRIMINATORS, make_autoencoder, make_discriminator
@@ -170,11 +211,11 @@ def build_networks(name: str, model: dict[str, Any], *, seed: int, critic: bool 
         elif name == "wae-mmd":
             nets["encoder"] = ae.encoder
         nets["decoder"] = ae.decoder
-        if critic and name in ("gan", "wgan-gp"):
+        if critic and name in ("gan", "wgan", "wgan-gp"):
             arch = model["arch"]
             takes = inspect.signature(DISCRIMINATORS[arch]).parameters
             params = {k: v for k, v in model.items() if k == "width" and k in takes}
-            if name == "wgan-gp" and "spectral_norm" in takes:
+            if name in ("wgan", "wgan-gp") and "spectral_norm" in takes:
                 params["spectral_norm"] = False
             d = make_discriminator(arch, image_shape=list(model["image_shape"]), **{**params, **(disc_params or {})})
             nets["discriminator"] = _layer_norm_for(d) if name == "wgan-gp" else d
@@ -182,11 +223,13 @@ def build_networks(name: str, model: dict[str, Any], *, seed: int, critic: bool 
 
 
 def make_optimizers(name: str, nets: nn.ModuleDict, cfg: BaselineConfig) -> dict[str, torch.optim.Optimizer]:
-    """One Adam over encoder + decoder (vae, wae-mmd), or ``g`` and ``d`` (GANs)."""
+    """One Adam over encoder + decoder (vae, wae-mmd), or ``g`` and ``d`` (GANs; RMSProp for wgan)."""
     def adam(params):
+        if name in ADAMLESS:
+            return torch.optim.RMSprop(params, lr=cfg.lr)
         return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.adam_betas))
 
-    if name in ("gan", "wgan-gp"):
+    if name in ("gan", "wgan", "wgan-gp"):
         return {"g": adam(nets["decoder"].parameters()), "d": adam(nets["discriminator"].parameters())}
     return {"ae": adam(list(nets["encoder"].parameters()) + list(nets["decoder"].parameters()))}
 
@@ -256,7 +299,23 @@ def _wgan_step(nets, opts, cfg, x, step, g):
     return out
 
 
-STEPS = {"vae": _vae_step, "wae-mmd": _wae_step, "gan": _gan_step, "wgan-gp": _wgan_step}
+def _wgan_clip_step(nets, opts, cfg, x, step, g):
+    gen, critic, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    with torch.no_grad():
+        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
+    real_scores, fake_scores = critic(x), critic(fake)
+    d_loss = wasserstein_critic_loss(real_scores, fake_scores)
+    _check_finite(d_loss, cfg)
+    _step(opts["d"], d_loss)
+    clip_weights_(critic, cfg.clip)
+    out = {"d_loss": d_loss, "wasserstein": real_scores.mean() - fake_scores.mean()}
+    if (step + 1) % cfg.n_critic == 0:
+        out["g_loss"] = wgan_generator_loss(critic(gen(_noise(g, n, d, device=x.device))))
+        _step(opts["g"], out["g_loss"])
+    return out
+
+
+STEPS = {"vae": _vae_step, "wae-mmd": _wae_step, "gan": _gan_step, "wgan": _wgan_clip_step, "wgan-gp": _wgan_step}
 
 
 def _check_finite(loss: torch.Tensor, cfg: BaselineConfig) -> None:
@@ -272,8 +331,8 @@ def noise_generator(seed: int, epoch: int) -> torch.Generator:
 
 # ----------------------------------------------------------------------------- the loop
 CHECKPOINT_KIND = "BaselineTraining"
-_RESUME_KEYS = ("name", "batch_size", "lr", "adam_betas", "seed", "likelihood", "gaussian_sigma", "wae_lambda",
-                "prior_var", "mmd_scales", "gp_lambda", "n_critic", "disc_params")
+_RESUME_KEYS = ("name", "preset", "batch_size", "lr", "adam_betas", "seed", "likelihood", "gaussian_sigma",
+                "wae_lambda", "prior_var", "mmd_scales", "gp_lambda", "clip", "n_critic", "disc_params")
 
 
 def train_epochs(nets: nn.ModuleDict, opts: dict[str, torch.optim.Optimizer], x: torch.Tensor,

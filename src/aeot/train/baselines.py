@@ -1,4 +1,4 @@
-"""Baseline generative models in a run directory: VAE, WAE-MMD, GAN and WGAN-GP.
+"""Baseline generative models in a run directory: VAE, WAE-MMD, GAN, WGAN and WGAN-GP.
 
 The baselines of Zhang et al. (2019) §5, on the networks of the run's autoencoder
 architecture with a prior ``N(0, I)``; methods, losses and paper defaults are described in
@@ -35,7 +35,8 @@ machine (expect +-30%; a pass over 2,000 images extrapolated gave 17 s for infog
 
 The GANs cost about twice the autoencoders: every batch is a discriminator step on real and
 generated images (wgan-gp adds the gradient penalty's double backward) besides the generator
-steps (gan: every batch; wgan-gp: every fifth).
+steps (gan: every batch; wgan-gp: every fifth). ``wgan`` (weight clipping, RMSProp) was added
+after these measurements; its step is wgan-gp's without the double backward.
 """
 
 from __future__ import annotations
