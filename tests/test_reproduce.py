@@ -107,11 +107,9 @@ def test_baseline_runs_are_evaluated_like_any_run(tiny):
 
 
 def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
-    import aeot.reproduce
-
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aeot.reproduce, "reproduce", interrupted)
+    monkeypatch.setattr("aeot.cli.reproduce.reproduce", interrupted)  # the name the command calls
     assert main(["reproduce", "digits", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 130
     assert "run the same command again" in capsys.readouterr().err
