@@ -1,5 +1,5 @@
-"""The experiments: ``aeot reproduce DATASET`` (the papers' image tables, :mod:`aeot.reproduce`) and
-``aeot toy`` (the 2-D table, :mod:`aeot.toy`)."""
+"""The experiments: ``aeot reproduce DATASET`` (the papers' image tables, :mod:`aeot.experiments.reproduce`) and
+``aeot toy`` (the 2-D table, :mod:`aeot.experiments.toy`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
-from aeot.reproduce import PRESETS, preset_config, reproduce
-from aeot.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
+from aeot.experiments.reproduce import PRESETS, preset_config, reproduce
+from aeot.experiments.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
 
 __all__ = ["add_reproduce_parser", "add_toy_parser", "cmd_reproduce", "cmd_toy"]
 
