@@ -1,6 +1,6 @@
 """``aeot baseline train NAME``: the baseline generative models (VAE, WAE-MMD, GAN, WGAN-GP).
 
-Argument parsing and progress display only; the work is :func:`aeot.train.baselines.train_baseline`.
+Argument parsing and progress display only; the work is :func:`aeot.run.baseline.train_baseline`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Any
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.data import list_datasets
 from aeot.nets import list_autoencoders
-from aeot.pipeline import DataConfig, ModelConfig, RunConfig
+from aeot.run.baseline import train_baseline
+from aeot.run.config import DataConfig, ModelConfig, RunConfig
 from aeot.run.rundir import RunDir
 from aeot.train.autoencoder import AETrainConfig
-from aeot.train.baselines import BASELINES, BaselineConfig, train_baseline
+from aeot.train.baselines import BASELINES, BaselineConfig
 
 __all__ = ["BaselineProgress", "add_baseline_parser", "cmd_baseline_train"]
 

@@ -1,5 +1,5 @@
 """``aeot classifier train``, ``aeot evaluate``, ``aeot compare``: parsers and commands
-(the work is in :mod:`aeot.evaluate` and :mod:`aeot.metrics`)."""
+(the work is in :mod:`aeot.run.evaluate` and :mod:`aeot.metrics`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.data import list_datasets
 from aeot.eval_report import compare_runs, summary_lines
-from aeot.evaluate import evaluate_run
 from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
+from aeot.run.evaluate import evaluate_run
 from aeot.run.rundir import RunDir
 
 __all__ = ["add_eval_parsers", "cmd_classifier", "cmd_compare", "cmd_evaluate"]

@@ -1,5 +1,5 @@
 """``aeot run``, ``train-ae``, ``sample``, ``refine``, ``datasets``: the commands over one run directory
-(the work is in :mod:`aeot.pipeline` and :mod:`aeot.refine_run`)."""
+(the work is in :mod:`aeot.run.pipeline`, :mod:`aeot.pipeline` and :mod:`aeot.refine_run`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from aeot.cli._common import SDOT_FIELDS, TqdmProgress, add_device_option, resol
 from aeot.data import describe_datasets, list_datasets
 from aeot.errors import ConfigError
 from aeot.nets import list_autoencoders
-from aeot.pipeline import RunConfig, apply_overrides, read_run_config, resample_run, run_pipeline, train_ae_stage
-from aeot.refine_metrics import DEFAULT_FID_N
+from aeot.pipeline import resample_run, train_ae_stage
 from aeot.refine_run import refine_and_report, refine_config_for
+from aeot.run.config import RunConfig, apply_overrides, read_run_config
+from aeot.run.pipeline import run_pipeline
+from aeot.run.refine_metrics import DEFAULT_FID_N
 from aeot.run.rundir import RunDir
 from aeot.samplers import list_samplers
 from aeot.train.refine import REFINE_PRESETS

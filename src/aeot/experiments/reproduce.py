@@ -12,7 +12,7 @@ trainer can). Stages, in order:
    then ``refine``: AE-OT-GAN on it (An et al. (ECCV 2020) §3.3).
 5. ``baseline-<name>``: VAE and WAE-MMD on the fully connected architecture (Zhang et al. (2019) §5.1 compares
    them on the same autoencoders), GAN and WGAN-GP with the InfoGAN decoder as generator.
-6. ``eval-<row>``: :func:`aeot.evaluate.evaluate_run` of every row with the same classifier,
+6. ``eval-<row>``: :func:`aeot.run.evaluate.evaluate_run` of every row with the same classifier,
    the same real test images and the same number of generated images.
 
 Then :mod:`aeot.experiments.reproduce_table` writes ``results.json``, ``table.md`` and ``grids/``.
@@ -31,16 +31,18 @@ from typing import Any, Callable
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
-from aeot.evaluate import evaluate_run
 from aeot.experiments.reproduce_table import write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
-from aeot.pipeline import DataConfig, ModelConfig, RunConfig, SamplerConfig, resample_run, train_ae_stage
+from aeot.pipeline import resample_run, train_ae_stage
 from aeot.progress import Progress, emit_stage
 from aeot.refine_run import refine_stage
+from aeot.run.baseline import train_baseline
+from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
+from aeot.run.evaluate import evaluate_run
 from aeot.run.rundir import RunDir
 from aeot.train.autoencoder import AETrainConfig
-from aeot.train.baselines import BaselineConfig, train_baseline
+from aeot.train.baselines import BaselineConfig
 from aeot.train.refine import RefineConfig
 
 

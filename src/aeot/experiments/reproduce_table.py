@@ -1,6 +1,6 @@
 """The outputs of ``aeot reproduce``: ``results.json``, ``table.md`` and the sample grids.
 
-Every number comes from the run's own evaluations (:func:`aeot.evaluate.evaluate_run`, domain
+Every number comes from the run's own evaluations (:func:`aeot.run.evaluate.evaluate_run`, domain
 classifier features); the paper's values sit in their own column, and the two targets of
 issue 7 are checked against the measured values and reported as met or not.
 """
@@ -20,8 +20,8 @@ import torch
 
 from aeot._version import __version__
 from aeot.io import atomic_write_bytes, atomic_write_json, to_json
-from aeot.pipeline import DataConfig, load_data
 from aeot.plots import save_image_grid
+from aeot.run.config import DataConfig, load_data
 
 # Inception scores of Zhang et al. (2019) §5.1 (higher is better); its MNIST column is shown for the
 # MNIST-like sets. An et al. (ECCV 2020) report no IS and no Fashion-MNIST run.
