@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from aeot.io import load_checkpoint
-from aeot.pipeline import load_data, read_run_config
-from aeot.refine_run import load_generator
+from aeot.run.config import load_data, read_run_config
+from aeot.run.generator import load_generator
 from aeot.samplers import load_sampler
 from aeot.train import load_autoencoder
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from aeot.refine_metrics import DEFAULT_FID_N, fid_callback_for_run
-from aeot.refine_run import load_generator
+from aeot.run.generator import load_generator
+from aeot.run.refine_metrics import DEFAULT_FID_N, fid_callback_for_run
 from aeot.samplers import load_sampler
 from aeot.train.autoencoder import load_autoencoder
 

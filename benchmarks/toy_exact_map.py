@@ -31,7 +31,7 @@ import torch
 
 from aeot.ot import assignment
 from aeot.samplers.base import sobol
-from aeot.toy import ToyConfig, batched_divergence, real_batches, training_points
+from aeot.experiments.toy import ToyConfig, batched_divergence, real_batches, training_points
 
 
 def exact_map_score(dataset: str, m: int, seed: int, prior: str, n_batches: int) -> dict:

@@ -25,7 +25,7 @@ import json
 import time
 
 from aeot.errors import AeotError
-from aeot.toy import ToyConfig, batched_divergence, fit_method, real_batches, training_points
+from aeot.experiments.toy import ToyConfig, batched_divergence, fit_method, real_batches, training_points
 
 
 def probe(dataset: str, sampler: str, params: dict, seed: int, steps: int) -> dict:

@@ -302,8 +302,7 @@ def test_report_quotes_paths_and_files_have_the_usual_mode(_finished):
 
 
 def test_sdot_progress_shows_the_errors_against_their_tolerances():
-    from aeot.cli import TqdmProgress
-    from aeot.cli_progress import sdot_stop_rule
+    from aeot.cli._common import TqdmProgress, sdot_stop_rule
 
     stream = io.StringIO()
     bars = TqdmProgress(stream=stream, log=io.StringIO(), stop_rules={"sdot": sdot_stop_rule({"tol": 0.05})})

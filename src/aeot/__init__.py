@@ -67,11 +67,11 @@ _LAZY = {
     "RefineConfig": "aeot.train",
     "encode": "aeot.train",
     "load_autoencoder": "aeot.train",
-    "load_baseline": "aeot.train",
+    "load_baseline": "aeot.run.baseline",
     "refine_generator": "aeot.train",
     "save_autoencoder": "aeot.train",
     "train_autoencoder": "aeot.train",
-    "train_baseline": "aeot.train",
+    "train_baseline": "aeot.run.baseline",
     # the model
     "LatentGenerativeModel": "aeot.model",
     # metrics
@@ -132,9 +132,8 @@ if TYPE_CHECKING:  # what a type checker (and an IDE) resolves the lazy names to
         RefineConfig,
         encode,
         load_autoencoder,
-        load_baseline,
         refine_generator,
         save_autoencoder,
         train_autoencoder,
-        train_baseline,
     )
+    from aeot.run.baseline import load_baseline, train_baseline

@@ -1,4 +1,4 @@
-"""Figures and Markdown of an evaluation (see :mod:`aeot.evaluate`): t-SNE of codes, interpolation
+"""Figures and Markdown of an evaluation (see :mod:`aeot.run.evaluate`): t-SNE of codes, interpolation
 strips, the metrics tables of report.md and the cross-run comparison table."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aeot.model import LatentGenerativeModel
 from aeot.plots import markdown_table, save_figure, save_image_grid
 from aeot.preflight import check_out_file
 
-# Row names of aeot.evaluate: the floor, the generated row at the floor's n, the latent reference.
+# Row names of aeot.run.evaluate: the floor, the generated row at the floor's n, the latent reference.
 FLOOR_ROW, FLOOR_PEER = "real B (floor)", "generated vs real A"
 LATENT_REFERENCE = "training codes (reference)"
 

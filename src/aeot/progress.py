@@ -1,7 +1,7 @@
 """The library's only progress channel: an optional callback that receives event dicts.
 
 The library never prints. A long call takes ``progress: Progress | None`` and reports through
-:func:`emit`; the CLI passes a callback that draws progress bars (:mod:`aeot.cli_progress`).
+:func:`emit`; the CLI passes a callback that draws progress bars (:mod:`aeot.cli._common`).
 Events are plain dicts with an ``"event"`` key, e.g. ``{"event": "stage", "stage": "evaluate",
 "message": "..."}`` or ``{"event": "step", "task": "sdot", "step": 3, "total": 100}``.
 """

@@ -31,16 +31,21 @@ import torch
 
 from aeot._version import __version__
 from aeot.errors import ConfigError
-from aeot.io import atomic_write_json, load_checkpoint, read_json, save_checkpoint
-from aeot.plots import image_grid, markdown_table, save_figure
+from aeot.io import atomic_write_bytes, atomic_write_json, load_checkpoint, read_json, save_checkpoint
+from aeot.plots import image_grid, save_figure
 from aeot.progress import emit
+from aeot.run.config import dataclass_from_dict, load_data, read_run_config
+from aeot.run.generator import GENERATOR_KIND, load_generator
+from aeot.run.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
+from aeot.run.report import refine_report_section, report_stage
 from aeot.run.rundir import RunDir
-from aeot.train.refine import EpochCallback, RefineConfig, refine_generator
+from aeot.samplers import load_sampler, make_sampler, save_sampler
+from aeot.train.autoencoder import load_autoencoder
+from aeot.train.refine import REFINE_PRESETS, EpochCallback, RefineConfig, refine_generator
 
 __all__ = ["GENERATOR_KIND", "load_generator", "refine_and_report", "refine_config_for", "refine_report_section",
            "refine_stage"]
 
-GENERATOR_KIND = "Generator"
 REFINE_DIR = RunDir.REFINE  # kept for callers; the layout is RunDir's
 FID_LATENT_SALT = 29  # FID latents: sampler draws seeded by refine seed + this
 
@@ -55,15 +60,10 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     uses the run's fitted sampler; a registered name fits that sampler on the run's latents.
     ``callbacks``: more per-epoch metrics, see :class:`aeot.train.refine.EpochView`.
     ``fid``: FID, classes covered and KL to the real labels per epoch on ``fid_n`` images
-    (default: the saved one when resuming, else :data:`aeot.refine_metrics.DEFAULT_FID_N`)
-    when the dataset has a domain classifier (:func:`aeot.refine_metrics.fid_callback_for_run`);
+    (default: the saved one when resuming, else :data:`aeot.run.refine_metrics.DEFAULT_FID_N`)
+    when the dataset has a domain classifier (:func:`aeot.run.refine_metrics.fid_callback_for_run`);
     else a note in the report.
     """
-    from aeot.pipeline import load_data, read_run_config
-    from aeot.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
-    from aeot.samplers import load_sampler, make_sampler, save_sampler
-    from aeot.train.autoencoder import load_autoencoder
-
     run_dir = Path(run_dir)
     out = RunDir(run_dir).refine.path
     _check_run(run_dir)
@@ -94,7 +94,7 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     emit(progress, event="stage", stage="data", message=f"{x.shape[0]} training pairs of {run_cfg.data.name}")
     if sampler_name is None:
         if not RunDir(run_dir).sampler.is_file():
-            raise ConfigError(f"{run_dir} holds no fitted sampler.safetensors; fit one (aeot sample --out {run_dir}) "
+            raise ConfigError(f"{run_dir} holds no fitted {RunDir.SAMPLER}; fit one (aeot sample --out {run_dir}) "
                               "or pass --sampler NAME")
         sampler = load_sampler(RunDir(run_dir).sampler, device=device)
         sampler_info = {"name": sampler.name, "params": sampler.get_params(), "fitted_here": False}
@@ -152,12 +152,8 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
                       resume: bool = False, preset: str | None = None) -> RefineConfig:
     """The refine config of a run: the saved one when resuming, else the preset (default: the
     run's dataset name, e.g. ``preset="celeba"`` for an image-folder run of CelebA); then ``overrides``."""
-    from aeot.train.refine import REFINE_PRESETS
-
     if preset is not None and preset not in REFINE_PRESETS:
         raise ConfigError(f"unknown refine preset {preset!r}; choose one of {', '.join(sorted(REFINE_PRESETS))}")
-    from aeot.pipeline import dataclass_from_dict, read_run_config
-
     _check_run(Path(run_dir))
     saved = RunDir(run_dir).refine.config
     if resume and saved.is_file():
@@ -174,26 +170,12 @@ def refine_config_for(run_dir: str | Path, overrides: dict[str, Any] | None = No
 
 def refine_and_report(run_dir: str | Path, config: RefineConfig | None = None, **kwargs: Any) -> dict[str, Any]:
     """:func:`refine_stage`, then rewrite the run's report.md with the AE-OT vs AE-OT-GAN section."""
-    from aeot.pipeline import read_run_config, report_stage
-
     summary = refine_stage(run_dir, config, **kwargs)
     metrics_path = RunDir(run_dir).metrics
     base = read_json(metrics_path, what="run metrics") if metrics_path.is_file() else {}
     base = {k: v for k, v in base.items() if k != "aeot_version"}
     report = report_stage(read_run_config(run_dir), run_dir, base)
     return {**summary, "report": str(report)}
-
-
-def load_generator(run_dir: str | Path, *, device: str = "cpu") -> torch.nn.Module:
-    """The refined generator of ``run_dir`` (a decoder module, eval mode)."""
-    from aeot.io import load_module_state
-    from aeot.nets import make_autoencoder
-
-    path = RunDir(run_dir).refine.generator
-    state, meta = load_checkpoint(path, kind=GENERATOR_KIND)
-    dec = make_autoencoder(**meta["config"]).decoder
-    load_module_state(dec, state, path=path, what="generator")
-    return dec.to(device).eval()
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -274,7 +256,6 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
 
     from PIL import Image
 
-    from aeot.io import atomic_write_bytes
 
     a, b = image_grid(left, nrow=8), image_grid(right, nrow=8)
     gap = np.full((a.shape[0], 12, a.shape[2]), 128, dtype=np.uint8)
@@ -286,45 +267,3 @@ def save_side_by_side(left: torch.Tensor, right: torch.Tensor, path: str | Path)
     return atomic_write_bytes(path, buf.getvalue())
 
 
-# ----------------------------------------------------------------------------- report
-def refine_report_section(run_dir: str | Path) -> str | None:
-    """Markdown for the run's report: AE-OT (epoch 0) beside AE-OT-GAN; None if not refined."""
-
-    out = RunDir(run_dir).refine.path
-    if not RunDir(out).metrics.is_file():
-        return None
-    m = read_json(RunDir(out).metrics, what="refine metrics")
-    cfg = read_json(RunDir(out).config, what="refine config")
-    r = cfg.get("refine", {})
-    parts = [
-        "## AE-OT vs AE-OT-GAN\n",
-        f"The generator starts as the decoder (epoch 0 = AE-OT) and is trained {m['refine_epochs']} epochs as a GAN "
-        f"(An et al. (ECCV 2020) §3.3; sampler `{m['sampler']}`, R = {r.get('lr_ratio')}, T = {r.get('g_steps')}, "
-        f"lr_G = {r.get('lr')}, beta = {r.get('beta')}, alpha = {r.get('alpha_inner')}, "
-        f"alpha_L = {m['alpha_latent']:.4g}, adversarial loss `{r.get('adversarial')}`; "
-        f"{m['refine_seconds_this_call']:.0f} s). `eval_*` rows are measured on a fixed panel of training pairs; "
-        "d_* rows are mean sigmoid outputs of the discriminator over the epoch.\n",
-        _fid_sentence(cfg.get("fid", {})),
-        markdown_table(m["epoch0_vs_last"]),
-    ]
-    for caption, name in [("Same latents: AE-OT decoder (left) and AE-OT-GAN generator (right)", "aeot_vs_aeotgan.png"),
-                          ("Refinement curves (the paper's Fig. 5)", "curves.png"),
-                          ("Evolution of reconstructions (Fig. 6)", "evolution_reconstructions.png"),
-                          ("Evolution of generated images (Fig. 7)", "evolution_samples.png")]:
-        if not (out / name).is_file():
-            raise FileNotFoundError(f"report figure {RunDir.REFINE}/{name} does not exist in {run_dir}")
-        parts += [f"### {caption}\n", f"![{caption}]({RunDir.REFINE}/{name})\n"]
-    return "\n".join(parts)
-
-
-def _fid_sentence(info: dict[str, Any]) -> str:
-    """How the per-epoch FID rows were measured, or why there are none."""
-    if "n" not in info:
-        return f"{info.get('note', 'no FID per epoch')}.\n"
-    acc = info.get("classifier_test_accuracy")
-    acc = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
-    extra = f" ({info['note']})" if info.get("note") else ""
-    lat = "the same latents at every epoch" if info.get("fixed_latents") else "latents seeded by epoch"
-    return (f"`fid`, `classes_covered` and `kl_to_real`: {info['n']} generated images per epoch ({lat}) against "
-            f"{info['n_real']} real test images in the features of the domain classifier `{info['classifier']}`"
-            f"{acc}{extra}; the real set and classifier of `aeot evaluate`.\n")

@@ -6,12 +6,14 @@ one stage and then the report picks up the newest figures. Figures and tables: :
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aeot.io import atomic_write_bytes
 from aeot.plots import markdown_table
+from aeot.run.rundir import RunDir
 
 
 def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list[dict[str, Any]],
@@ -27,8 +29,6 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
     ``run_dir/report.md``; a staged copy, see :mod:`aeot.staging`); ``find(name)``: where a
     figure is now (default ``run_dir/name``).
     """
-    import json
-
     run_dir = Path(run_dir)
     parts = [f"# {title}\n"]
     if notes:
@@ -42,4 +42,4 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
         parts += [f"## {caption}\n", f"![{caption}]({rel})\n"]
     parts += list(appendix or [])
     parts += ["## Config\n", "```json\n" + json.dumps(config, indent=2, default=str) + "\n```\n"]
-    return atomic_write_bytes(out or run_dir / "report.md", "\n".join(parts).encode())
+    return atomic_write_bytes(out or RunDir(run_dir).report, "\n".join(parts).encode())

@@ -7,7 +7,7 @@ import torch
 
 from aeot.cli import main
 from aeot.io import load_checkpoint
-from aeot.pipeline import read_run_config
+from aeot.run.config import read_run_config
 from aeot.run import RunDir
 from aeot.samplers import load_sampler
 from aeot.train import load_autoencoder

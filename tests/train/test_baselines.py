@@ -7,7 +7,7 @@ from torch import nn
 
 from aeot.cli import main
 from aeot.errors import CheckpointError, ConfigError
-from aeot.pipeline import DataConfig, ModelConfig, RunConfig, read_run_config
+from aeot.run.config import DataConfig, ModelConfig, RunConfig, read_run_config
 from aeot.train.baseline_losses import (
     clip_weights_,
     gaussian_kl,
@@ -25,7 +25,7 @@ from aeot.train.baseline_training import (
     make_optimizers,
     train_epochs,
 )
-from aeot.train.baselines import load_baseline, train_baseline
+from aeot.run.baseline import load_baseline, train_baseline
 
 MODEL = {"arch": "mlp", "image_shape": [1, 8, 8], "latent_dim": 3, "hidden": [32]}
 

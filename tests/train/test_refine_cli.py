@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from aeot.cli import main
-from aeot.refine_run import load_generator
+from aeot.run.generator import load_generator
 from aeot.train import load_autoencoder
 
 RUN = ["--data", "digits", "--image-size", "8", "--arch", "mlp", "--latent-dim", "4", "--epochs", "1",

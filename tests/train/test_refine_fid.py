@@ -21,7 +21,7 @@ def run_dir(tmp_path_factory):
 
 
 def test_callback_gives_finite_fid_and_coverage(run_dir):
-    from aeot.refine_metrics import fid_callback_for_run
+    from aeot.run.refine_metrics import fid_callback_for_run
     from aeot.samplers import load_sampler
     from aeot.train.autoencoder import load_autoencoder
     from aeot.train.refine import EpochView
@@ -44,10 +44,10 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
     import dataclasses
     import shutil
 
-    from aeot.evaluate import DEFAULT_N
+    from aeot.run.evaluate import DEFAULT_N
     from aeot.metrics import fid_from_features, load_classifier, predict
     from aeot.metrics.classifier import default_classifier_path
-    from aeot.pipeline import load_data, read_run_config
+    from aeot.run.config import load_data, read_run_config
     from aeot.refine_run import FID_LATENT_SALT
     from aeot.samplers import load_sampler
     from aeot.train.autoencoder import load_autoencoder
@@ -95,8 +95,8 @@ def test_bad_fid_n_exits_2_with_one_line(run_dir, capsys):
 
 
 def test_no_classifier_for_a_large_set_gives_a_note(monkeypatch, run_dir):
-    import aeot.evaluate as ev
-    from aeot.refine_metrics import fid_callback_for_run
+    import aeot.run.evaluate as ev
+    from aeot.run.refine_metrics import fid_callback_for_run
 
     monkeypatch.setattr(ev, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as large here
     monkeypatch.setattr("aeot.metrics.classifier.default_classifier_path",
@@ -120,7 +120,7 @@ def test_resumed_refinement_continues_the_fid_column(run_dir, tmp_path):
 def test_report_names_the_classifier_command_when_there_is_none(monkeypatch, run_dir, tmp_path):
     import shutil
 
-    import aeot.evaluate as ev
+    import aeot.run.evaluate as ev
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)

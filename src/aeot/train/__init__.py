@@ -8,12 +8,7 @@ from aeot.train.autoencoder import (
     save_autoencoder,
     train_autoencoder,
 )
-from aeot.train.baselines import (
-    BASELINES,
-    BaselineConfig,
-    load_baseline,
-    train_baseline,
-)
+from aeot.train.baselines import BASELINES, BaselineConfig
 from aeot.train.refine import RefineConfig, refine_generator
 
 __all__ = [
@@ -23,10 +18,8 @@ __all__ = [
     "RefineConfig",
     "encode",
     "load_autoencoder",
-    "load_baseline",
     "reconstruction_mse",
     "refine_generator",
     "save_autoencoder",
     "train_autoencoder",
-    "train_baseline",
 ]

@@ -6,8 +6,8 @@ import pytest
 
 from aeot.cli import main
 from aeot.errors import ConfigError
-from aeot.reproduce import preset_config, reproduce
-from aeot.reproduce_table import PAPER_RATIO, check_targets
+from aeot.experiments.reproduce import preset_config, reproduce
+from aeot.experiments.reproduce_table import PAPER_RATIO, check_targets
 
 TINY = dict(n_train=300, image_size=8, mlp_epochs=1, mlp_latent=4, conv_arch="mlp", conv_latent=4, conv_epochs=1,
             ae_batch_size=64, samplers={"sdot": {"max_iter": 20}, "ottrans": {"steps": 20}, "otgen": {"steps": 20},
@@ -107,11 +107,9 @@ def test_baseline_runs_are_evaluated_like_any_run(tiny):
 
 
 def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
-    import aeot.reproduce
-
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aeot.reproduce, "reproduce", interrupted)
+    monkeypatch.setattr("aeot.cli.reproduce.reproduce", interrupted)  # the name the command calls
     assert main(["reproduce", "digits", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 130
     assert "run the same command again" in capsys.readouterr().err

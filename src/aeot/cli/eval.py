@@ -1,17 +1,23 @@
 """``aeot classifier train``, ``aeot evaluate``, ``aeot compare``: parsers and commands
-(the work is in :mod:`aeot.evaluate` and :mod:`aeot.metrics`)."""
+(the work is in :mod:`aeot.run.evaluate` and :mod:`aeot.metrics`)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.data import list_datasets
+from aeot.eval_report import compare_runs, summary_lines
+from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
+from aeot.run.evaluate import evaluate_run
+from aeot.run.rundir import RunDir
+
+__all__ = ["add_eval_parsers", "cmd_classifier", "cmd_compare", "cmd_evaluate"]
+
 
 def add_eval_parsers(sub) -> None:
     """aeot classifier train / evaluate / compare (issue 9: evaluation)."""
-    from aeot.data import list_datasets
-    from aeot.metrics.classifier import ClassifierConfig
-
     d = ClassifierConfig()
     p = sub.add_parser("classifier", help="the domain classifier of a 28x28 grey dataset (IS, coverage, domain FID)")
     csub = p.add_subparsers(dest="classifier_command", metavar="ACTION")
@@ -25,20 +31,20 @@ def add_eval_parsers(sub) -> None:
     c.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
     c.add_argument("--lr", type=float, default=d.lr, help=f"default {d.lr}")
     c.add_argument("--seed", type=int, default=d.seed)
-    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(c)
     c.set_defaults(func=cmd_classifier)
     p = sub.add_parser("evaluate", help="metrics of a finished run (FID, IS, precision/recall, KID, coverage, "
-                       "latent OT) into metrics.json and report.md")
+                       f"latent OT) into {RunDir.METRICS} and {RunDir.REPORT}")
     p.add_argument("run_dir", type=Path, help="a run directory written by aeot run or aeot baseline train")
     p.add_argument("--generator", choices=["decoder", "refined"], default="decoder",
-                   help="refined: the AE-OT-GAN generator of aeot refine (writes RUN_DIR/refine/evaluation.json)")
+                   help=f"refined: the AE-OT-GAN generator of aeot refine (writes RUN_DIR/{RunDir.REFINE}/{RunDir.EVALUATION})")
     p.add_argument("--features", choices=["classifier", "inception"], default="classifier",
                    help="FID feature space (default classifier; inception needs aeot[inception])")
     p.add_argument("--n", type=int, default=None, help="generated and real images (default 5000 classifier, "
                    "500 inception; capped by the test split)")
     p.add_argument("--inception-weights", type=Path, default=None, metavar="PATH", help="your own TorchScript Inception file")
     p.add_argument("--classifier", type=Path, default=None, metavar="PATH", help="classifier weights (default: the cached one)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("compare", help="one Markdown table of the evaluated metrics of several runs")
     p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
@@ -50,9 +56,6 @@ def add_eval_parsers(sub) -> None:
 
 
 def cmd_classifier(args: argparse.Namespace) -> int:
-    from aeot.cli import TqdmProgress, resolve_device
-    from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
-
     cfg = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     progress = TqdmProgress()
     try:
@@ -67,10 +70,6 @@ def cmd_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from aeot.cli import TqdmProgress, resolve_device
-    from aeot.eval_report import summary_lines
-    from aeot.evaluate import evaluate_run
-
     progress = TqdmProgress()
     try:
         result = evaluate_run(args.run_dir, features=args.features, n=args.n, inception_weights=args.inception_weights,
@@ -81,15 +80,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for line in summary_lines(result):
         print(line)
     if args.generator == "refined":
-        print(f"evaluation: {args.run_dir / 'refine' / 'evaluation.json'}")
+        print(f"evaluation: {RunDir(args.run_dir).refine.evaluation}")
     else:
-        print(f"metrics: {args.run_dir / 'metrics.json'}; report: {args.run_dir / 'report.md'}")
+        run = RunDir(args.run_dir)
+        print(f"metrics: {run.metrics}; report: {run.report}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from aeot.eval_report import compare_runs
-
     table = compare_runs(args.run_dirs, out=args.out)
     print(table, end="")
     print(f"table: {args.out}")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aeot.cli import main
-from aeot.evaluate import blur
+from aeot.run.evaluate import blur
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """``aeot baseline train NAME``: the baseline generative models (VAE, WAE-MMD, GAN, WGAN-GP).
 
-Argument parsing and progress display only; the work is :func:`aeot.train.baselines.train_baseline`.
+Argument parsing and progress display only; the work is :func:`aeot.run.baseline.train_baseline`.
 """
 
 from __future__ import annotations
@@ -9,15 +9,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_baseline_parser", "cmd_baseline_train"]
+from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.data import list_datasets
+from aeot.nets import list_autoencoders
+from aeot.run.baseline import train_baseline
+from aeot.run.config import DataConfig, ModelConfig, RunConfig
+from aeot.run.rundir import RunDir
+from aeot.train.autoencoder import AETrainConfig
+from aeot.train.baselines import BASELINES, BaselineConfig
+
+__all__ = ["BaselineProgress", "add_baseline_parser", "cmd_baseline_train"]
 
 
 def add_baseline_parser(sub) -> None:
     """Add ``baseline train`` to the ``aeot`` sub-command parsers ``sub``."""
-    from aeot.data import list_datasets
-    from aeot.nets import list_autoencoders
-    from aeot.train.baselines import BASELINES
-
     p = sub.add_parser("baseline", help="baseline generative models on the same networks: VAE, WAE-MMD, GAN, WGAN-GP")
     bsub = p.add_subparsers(dest="baseline_command", metavar="ACTION")
     bsub.required = True
@@ -25,7 +30,7 @@ def add_baseline_parser(sub) -> None:
     b.add_argument("name", choices=BASELINES, help="the baseline")
     b.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data>-<name>)")
     b.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    add_device_option(b, help="default: cuda if available")
     g = b.add_argument_group("data")
     g.add_argument("--data", default="digits", choices=list_datasets(), help="dataset (default: digits)")
     g.add_argument("--data-dir", default=None, help="directory holding the dataset files")
@@ -44,12 +49,10 @@ def add_baseline_parser(sub) -> None:
     b.set_defaults(func=cmd_baseline_train)
 
 
-class _Progress:
+class BaselineProgress:
     """The CLI's progress bars, plus one line per finished epoch."""
 
     def __init__(self) -> None:
-        from aeot.cli import TqdmProgress
-
         self.bars = TqdmProgress()
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -69,11 +72,6 @@ class _Progress:
 
 
 def cmd_baseline_train(args: argparse.Namespace) -> int:
-    from aeot.cli import resolve_device
-    from aeot.pipeline import DataConfig, ModelConfig, RunConfig
-    from aeot.train.autoencoder import AETrainConfig
-    from aeot.train.baselines import BaselineConfig, train_baseline
-
     cfg = BaselineConfig(name=args.name, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     resolved = cfg.resolved()  # bad values fail here, before any data is read
     run_cfg = RunConfig(
@@ -83,7 +81,7 @@ def cmd_baseline_train(args: argparse.Namespace) -> int:
         train=AETrainConfig(epochs=resolved.epochs, batch_size=resolved.batch_size, lr=resolved.lr,
                             seed=resolved.seed))
     out = args.out or Path("runs") / f"{args.data}-{args.name}"
-    progress = _Progress()
+    progress = BaselineProgress()
     try:
         result = train_baseline(out, cfg, run_cfg, device=resolve_device(args.device), resume=args.resume,
                                 progress=progress)
@@ -92,5 +90,5 @@ def cmd_baseline_train(args: argparse.Namespace) -> int:
     final = ", ".join(f"{k} {v:.4g}" for k, v in result["final"].items() if isinstance(v, float))
     print(f"{args.name}: {result['epochs_done']} epochs on {result['n_train']} images, "
           f"{result['train_seconds']:.0f} s in all; last epoch: {final}")
-    print(f"run directory: {out} (samples.png, baseline.safetensors); evaluate with `aeot evaluate {out}`")
+    print(f"run directory: {out} (samples.png, {RunDir.BASELINE_MODEL}); evaluate with `aeot evaluate {out}`")
     return 0

@@ -9,7 +9,7 @@ the generator, embeds them with the dataset's domain classifier and returns
 ``kl_to_real``       KL(p_generated || p_real) of the predicted label histograms
 
 The classifier and the real images are those of ``aeot evaluate`` (same resolution rule, same
-test subset of :data:`aeot.evaluate.DEFAULT_N` images, same cached real features), so the
+test subset of :data:`aeot.run.evaluate.DEFAULT_N` images, same cached real features), so the
 epoch-0 FID is comparable with the run's evaluation at equal ``n`` of generated images.
 The refine stage passes ``n`` fixed latents (drawn once from the sampler with the refine
 seed), so every epoch decodes the same latents: a change of FID between epochs is the
@@ -27,6 +27,8 @@ import torch
 
 from aeot._validation import check_int
 from aeot.nets.base import decode_in_chunks
+from aeot.run.config import load_data, read_run_config
+from aeot.run.evaluate import DEFAULT_N, resolve_classifier
 
 __all__ = ["DEFAULT_FID_N", "FidCallback", "check_fid_n", "fid_callback_for_run"]
 
@@ -92,11 +94,9 @@ def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device:
     the cache for small datasets (digits, mnist-5k), else none, with a note naming
     ``aeot classifier train --data NAME``.
     """
-    from aeot.evaluate import DEFAULT_N, resolve_classifier
     from aeot.metrics import predict
     from aeot.metrics.cache import cached_features, feature_cache_key
     from aeot.metrics.inception import sha1_file
-    from aeot.pipeline import load_data, read_run_config
 
     n = check_fid_n(n)
     cfg = read_run_config(run_dir)

@@ -34,6 +34,10 @@ from aeot.model import LatentGenerativeModel
 from aeot.plots import save_image_grid
 from aeot.preflight import check_out_dir
 from aeot.progress import Progress, emit_stage
+from aeot.run.baseline import is_baseline_run, load_baseline
+from aeot.run.config import load_data, read_run_config
+from aeot.run.generator import load_generator
+from aeot.run.report import report_stage
 from aeot.run.rundir import RunDir
 from aeot.staging import Staging, staged
 
@@ -219,28 +223,22 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
 
     if generator not in GENERATORS:
         raise ConfigError(f"--generator must be one of {', '.join(GENERATORS)}, got {generator!r}")
-    from aeot.train.baselines import is_baseline_run
-
     if is_baseline_run(run_dir):
         if generator != "decoder":
             raise ConfigError(f"{run_dir} is a baseline run; it has no refined generator (drop --generator refined)")
-        from aeot.train.baselines import load_baseline
-
         model = load_baseline(run_dir, device=device)
         return _Source(label=f"baseline {model.name!r}",
                        model=LatentGenerativeModel(model, _Prior(model), model if model.has_encoder else None),
                        out_dir=run_dir, train_z=None)
     if not RunDir(run_dir).sampler.is_file():
-        raise ConfigError(f"{run_dir} holds no sampler.safetensors; finish the run first (aeot run --out {run_dir})")
+        raise ConfigError(f"{run_dir} holds no {RunDir.SAMPLER}; finish the run first (aeot run --out {run_dir})")
     model = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
     train_z = load_checkpoint(RunDir(run_dir).latents, kind="Latents")[0]["z"]
     sampler_path, decoder, out_dir = RunDir(run_dir).sampler, model, run_dir
     if generator == "refined":
-        from aeot.refine_run import load_generator
-
         out_dir = RunDir(run_dir).refine.path
         if not RunDir(out_dir).generator.is_file():
-            raise ConfigError(f"{run_dir} has no refined generator ({out_dir / 'generator.safetensors'}); "
+            raise ConfigError(f"{run_dir} has no refined generator ({RunDir(out_dir).generator}); "
                               f"run `aeot refine {run_dir}` first")
         decoder = load_generator(run_dir, device=device)
         if RunDir(out_dir).sampler.is_file():  # the refinement fitted its own sampler
@@ -266,15 +264,13 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     ``"refined"`` (the AE-OT-GAN generator of ``aeot refine``: figures and ``evaluation.json``
     go to ``RUN_DIR/refine/``, the run's own report is left as it is).
     """
-    from aeot.pipeline import read_run_config
-
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     if features not in DEFAULT_N:
         raise ConfigError(f"--features must be classifier or inception, got {features!r}")
     n = _check_n(DEFAULT_N[features] if n is None else n)
     if not RunDir(run_dir).config.is_file():
-        raise ConfigError(f"{run_dir} holds no config.json; it is not a finished aeot run directory")
+        raise ConfigError(f"{run_dir} holds no {RunDir.CONFIG}; it is not a finished aeot run directory")
     cfg = read_run_config(run_dir)
     inception = None
     if features == "inception":  # fail early, before any heavy work, when the network is missing
@@ -296,7 +292,6 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
     from aeot.metrics import predict
     from aeot.metrics.cache import feature_cache_key
     from aeot.metrics.fid import extract_features
-    from aeot.pipeline import load_data, report_stage
 
     test = load_data(dataclasses.replace(cfg.data, n_test=None), "test")
     n_real = min(n, len(test))

@@ -1,41 +1,65 @@
-"""Command line: argument parsing and progress display only; the work is in the library.
-
-Expected faults (aeot's errors, bad values, OS errors such as a read-only or full disk,
-a diverging training) print one line and exit with status 2, without a traceback; only a
-genuine bug prints a traceback (exit 1), see :mod:`aeot.cli_errors`.
-"""
+"""``aeot run``, ``train-ae``, ``sample``, ``refine``, ``datasets``: the commands over one run directory
+(the work is in :mod:`aeot.run.pipeline`, :mod:`aeot.pipeline` and :mod:`aeot.refine_run`)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
 from typing import Any
 
-from aeot._version import __version__
-from aeot.cli_baseline import add_baseline_parser
-from aeot.cli_errors import EXIT_USAGE, ignore_file_size_signal, run_command
-from aeot.cli_eval import add_eval_parsers
-from aeot.cli_progress import SDOT_FIELDS, TqdmProgress, sdot_stop_rule
-from aeot.errors import AeotError, ConfigError
+from aeot.cli._common import SDOT_FIELDS, TqdmProgress, add_device_option, resolve_device, sdot_stop_rule
+from aeot.data import describe_datasets, list_datasets
+from aeot.errors import ConfigError
+from aeot.nets import list_autoencoders
+from aeot.pipeline import resample_run, train_ae_stage
+from aeot.refine_run import refine_and_report, refine_config_for
+from aeot.run.config import RunConfig, apply_overrides, read_run_config
+from aeot.run.pipeline import run_pipeline
+from aeot.run.refine_metrics import DEFAULT_FID_N
 from aeot.run.rundir import RunDir
+from aeot.samplers import list_samplers
+from aeot.train.refine import REFINE_PRESETS
+from aeot.train.refine_losses import ADV_MODES, REDUCTIONS
 
-__all__ = ["EXIT_USAGE", "TqdmProgress", "build_parser", "main"]
+__all__ = ["add_run_parsers", "cmd_datasets", "cmd_refine", "cmd_run", "cmd_sample", "cmd_train_ae"]
 
 
-# ----------------------------------------------------------------------------- parser
+# ----------------------------------------------------------------------------- parsers
+def add_run_parsers(sub) -> None:
+    """Add run, train-ae, sample, refine and datasets to the ``aeot`` sub-command parsers ``sub``."""
+    p = sub.add_parser("run", help=f"the main job: train the AE, fit a latent sampler, decode, write {RunDir.REPORT}")
+    _add_run_options(p, with_sampler=True)
+    p.add_argument("--refine", action="store_true", help="then refine the decoder as an AE-OT-GAN generator (aeot refine)")
+    p.add_argument("--refine-epochs", dest="refine_epochs", type=int, default=None,
+                   help="refinement epochs (default: the dataset's preset)")
+    _add_fid_options(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
+    _add_run_options(p, with_sampler=False)
+    p.set_defaults(func=cmd_train_ae)
+    p = sub.add_parser("sample", help="re-fit the latent sampler of a finished run (keeps its autoencoder) and rewrite its report")
+    p.add_argument("--run", "--out", dest="out", type=Path, required=True, metavar="RUN_DIR",
+                   help="the run directory to re-sample, in place (--out: the older name of this option)")
+    add_device_option(p)
+    _add_sampler_options(p, param_help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
+    p.set_defaults(func=cmd_sample)
+    p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (An et al. (ECCV 2020) §3.3)")
+    _add_refine_options(p)
+    p.set_defaults(func=cmd_refine)
+    p = sub.add_parser("datasets", help="list the datasets and where each comes from")
+    p.set_defaults(func=cmd_datasets)
+
+
 def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
-    from aeot.data import list_datasets
-    from aeot.nets import list_autoencoders
-
     S = argparse.SUPPRESS  # options not given keep the config's value (default or --config / --resume)
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data>-<command>)")
     p.add_argument("--config", type=Path, default=None,
-                   help="start from a run config written by an earlier run (config.json, or a copy of any name)")
+                   help=f"start from a run config written by an earlier run ({RunDir.CONFIG}, or a copy of any name)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint (same settings; only --epochs and "
                         "--n-samples may change); removes temporary files left by a killed run")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    add_device_option(p, help="default: cuda if available")
     g = p.add_argument_group("data")
     g.add_argument("--data", dest="data.name", default=S, choices=list_datasets(), help="dataset (default: digits)")
     g.add_argument("--data-dir", dest="data.data_dir", default=S, help="directory holding the dataset files")
@@ -53,74 +77,28 @@ def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
     g.add_argument("--lr", dest="train.lr", type=float, default=S)
     g.add_argument("--seed", dest="train.seed", type=int, default=S)
     if with_sampler:
-        from aeot.samplers import list_samplers
-
-        g = p.add_argument_group("latent sampler", f"sdot progress bar: {SDOT_FIELDS}.")
-        g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
-        g.add_argument("--sampler-param", dest="sampler_param", action="append", default=S, metavar="KEY=VALUE",
-                       help="a sampler hyperparameter, e.g. steps=2000 or epsilon=0.5 (JSON values; repeatable)")
-        g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
+        _add_sampler_options(p, param_help="a sampler hyperparameter, e.g. steps=2000 or epsilon=0.5 "
+                                           "(JSON values; repeatable)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aeot", description="Generative models with optimal transport in an autoencoder's latent space.")
-    parser.add_argument("--version", action="version", version=f"aeot {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    p = sub.add_parser("run", help="the main job: train the AE, fit a latent sampler, decode, write report.md")
-    _add_run_options(p, with_sampler=True)
-    p.add_argument("--refine", action="store_true", help="then refine the decoder as an AE-OT-GAN generator (aeot refine)")
-    p.add_argument("--refine-epochs", dest="refine_epochs", type=int, default=None,
-                   help="refinement epochs (default: the dataset's preset)")
-    _add_fid_options(p)
-    p.set_defaults(func=cmd_run)
-    p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
-    _add_run_options(p, with_sampler=False)
-    p.set_defaults(func=cmd_train_ae)
-    p = sub.add_parser("sample", help="re-fit the latent sampler of a finished run (keeps its autoencoder) and rewrite its report")
-    p.add_argument("--run", "--out", dest="out", type=Path, required=True, metavar="RUN_DIR",
-                   help="the run directory to re-sample, in place (--out: the older name of this option)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    g = p.add_argument_group("latent sampler", f"sdot progress bar: {SDOT_FIELDS}.")
-    from aeot.samplers import list_samplers
-
+def _add_sampler_options(p: argparse.ArgumentParser, *, param_help: str) -> None:
     S = argparse.SUPPRESS
+    g = p.add_argument_group("latent sampler", f"sdot progress bar: {SDOT_FIELDS}.")
     g.add_argument("--sampler", dest="sampler.name", default=S, choices=list_samplers())
     g.add_argument("--sampler-param", dest="sampler_param", action="append", default=S, metavar="KEY=VALUE",
-                   help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
+                   help=param_help)
     g.add_argument("--n-samples", dest="n_samples", type=int, default=S, help="decoded samples in the report")
-    p.set_defaults(func=cmd_sample)
-    p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (An et al. (ECCV 2020) §3.3)")
-    _add_refine_options(p)
-    p.set_defaults(func=cmd_refine)
-    p = sub.add_parser("datasets", help="list the datasets and where each comes from")
-    p.set_defaults(func=cmd_datasets)
-    from aeot.cli_reproduce import add_reproduce_parser
-
-    add_reproduce_parser(sub)
-    p = sub.add_parser("toy", help="the 2-D table of Zhang et al. (2019) §4/§4.1: OT divergence of each method on moons and circles")
-    _add_toy_options(p)
-    p.set_defaults(func=cmd_toy)
-    add_eval_parsers(sub)
-    add_baseline_parser(sub)
-    return parser
 
 
 def _add_refine_options(p: argparse.ArgumentParser) -> None:
-    from aeot.samplers import list_samplers
-    from aeot.train.refine_losses import ADV_MODES, REDUCTIONS
-
     S = argparse.SUPPRESS  # options not given keep the preset (or, with --resume, the saved value)
     p.add_argument("run_dir", type=Path, help="a finished run directory (aeot run)")
     p.add_argument("--resume", action="store_true", help="continue the refinement in RUN_DIR/refine")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_device_option(p)
     p.add_argument("--sampler", default=None, choices=list_samplers(),
                    help="fit this sampler on the run's latents (default: the run's fitted sampler)")
     p.add_argument("--sampler-param", dest="sampler_param", action="append", default=None, metavar="KEY=VALUE")
     g = p.add_argument_group("refinement (defaults: the paper's, with the dataset's preset of R, T, epochs)")
-    from aeot.train.refine import REFINE_PRESETS
-
     g.add_argument("--preset", default=None, choices=sorted(REFINE_PRESETS),
                    help="start from this dataset's preset (default: the run's dataset), e.g. celeba for image-folder")
     g.add_argument("--epochs", dest="r.epochs", type=int, default=S)
@@ -140,47 +118,14 @@ def _add_refine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_fid_options(p: argparse.ArgumentParser) -> None:
-    from aeot.refine_metrics import DEFAULT_FID_N
-
     g = p.add_argument_group("FID per refinement epoch (domain-classifier features, as aeot evaluate)")
     g.add_argument("--no-fid", dest="fid", action="store_false", help="do not measure FID and coverage per epoch")
     g.add_argument("--fid-n", dest="fid_n", type=int, default=None,
                    help=f"generated images per epoch for FID (default {DEFAULT_FID_N}; --resume: the saved one)")
 
 
-def _add_toy_options(p: argparse.ArgumentParser) -> None:
-    from aeot.toy import DATA_ROWS, METHODS, ToyConfig
-
-    d = ToyConfig()
-    p.add_argument("--out", type=Path, default=Path("runs/toy"), help="output directory (default runs/toy)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"OTgen/OTtrans training steps (default {d.steps})")
-    p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="seeds (default 0 1 2)")
-    p.add_argument("--datasets", nargs="+", default=d.datasets, help="moons and/or circles")
-    p.add_argument("--methods", nargs="+", default=None,
-                   help="rows (default: all available): " + ", ".join(repr(m) for m in [*METHODS, *DATA_ROWS]))
-    p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")
-    p.add_argument("--sdot-n-train", dest="sdot_n_train", type=int, default=d.sdot_n_train,
-                   help=f"points the AE-OT row's semi-discrete map is fitted on (default {d.sdot_n_train})")
-    p.add_argument("--n-batches", dest="n_batches", type=int, default=d.n_batches, help="evaluation batches (default 20)")
-    p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size, help="points per batch (128)")
-    p.add_argument("--noise", type=float, default=d.noise, help="scikit-learn noise (default 0.05)")
-    p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise AeotError("--device cuda: no CUDA device is available; use --device cpu")
-    return name
-
-
-def _config(args: argparse.Namespace, command: str):
-    from aeot.pipeline import RunConfig, apply_overrides, read_run_config
-
+# ----------------------------------------------------------------------------- configs
+def _config(args: argparse.Namespace, command: str) -> tuple[RunConfig, Path]:
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     if args.config is not None:
         base = read_run_config(args.config)  # a config.json, a copy of any name, or a run directory
@@ -197,8 +142,6 @@ def _config(args: argparse.Namespace, command: str):
 
 
 def _parse_param(item: str) -> tuple[str, Any]:
-    import json
-
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--sampler-param needs KEY=VALUE, got {item!r}")
@@ -209,7 +152,7 @@ def _parse_param(item: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _sampler_overrides(base, overrides: dict[str, Any], params: list[str] | None) -> None:
+def _sampler_overrides(base: RunConfig, overrides: dict[str, Any], params: list[str] | None) -> None:
     """A new --sampler starts from its own defaults; --sampler-param entries are added on top."""
     name = overrides.get("sampler.name", base.sampler.name)
     start = base.sampler.params if name == base.sampler.name else {}
@@ -232,9 +175,8 @@ def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str,
         progress.close()
 
 
+# ----------------------------------------------------------------------------- commands
 def cmd_run(args: argparse.Namespace) -> int:
-    from aeot.pipeline import run_pipeline
-
     result, out = _run_stage(args, "run", run_pipeline)
     print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
     if args.refine:
@@ -247,8 +189,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bool, sampler: str | None = None,
             sampler_params: dict[str, Any] | None = None, preset: str | None = None, fid: bool = True,
             fid_n: int | None = None) -> dict[str, Any]:
-    from aeot.refine_run import refine_and_report, refine_config_for
-
     resume = resume and RunDir(run_dir).refine.checkpoint.exists()
     cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
     progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
@@ -277,17 +217,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def cmd_train_ae(args: argparse.Namespace) -> int:
-    from aeot.pipeline import train_ae_stage
-
     result, out = _run_stage(args, "train-ae", train_ae_stage)
     print(f"train MSE {result['train_mse']:.5f}, held-out MSE {result['test_mse']:.5f}")
-    print(f"autoencoder: {out / 'autoencoder.safetensors'}")
+    print(f"autoencoder: {RunDir(out).autoencoder}")
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from aeot.pipeline import apply_overrides, read_run_config, resample_run
-
     base = read_run_config(args.out)
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     _sampler_overrides(base, overrides, getattr(args, "sampler_param", None))
@@ -303,41 +239,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from aeot.data import describe_datasets
-
     for name, text in describe_datasets().items():
         print(f"{name:15s} {text}")
     return 0
-
-
-def cmd_toy(args: argparse.Namespace) -> int:
-    from aeot.toy import ToyConfig, available_methods, run_toy
-
-    cfg = ToyConfig(datasets=args.datasets, methods=args.methods or available_methods(), seeds=args.seeds,
-                    steps=args.steps, n_train=args.n_train, sdot_n_train=args.sdot_n_train, n_batches=args.n_batches,
-                    batch_size=args.batch_size, noise=args.noise, factor=args.factor)
-    progress = TqdmProgress()
-    try:
-        run_toy(cfg, args.out, resume=args.resume, progress=progress)
-    finally:
-        progress.close()
-    print((args.out / "table.md").read_text().split("\n\n")[2])
-    print(f"results: {args.out / 'results.json'}, table: {args.out / 'table.md'}")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    ignore_file_size_signal()  # past `ulimit -f` a write fails with EFBIG: one line instead of a kill
-    try:
-        return run_command(args.func, args)
-    except KeyboardInterrupt:
-        again = ("run the same command again: finished stages are reused" if args.command == "reproduce"
-                 else "continue with --resume")
-        print(f"aeot: interrupted; finished epochs are saved, {again}", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

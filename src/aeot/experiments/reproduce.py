@@ -12,14 +12,15 @@ trainer can). Stages, in order:
    then ``refine``: AE-OT-GAN on it (An et al. (ECCV 2020) §3.3).
 5. ``baseline-<name>``: VAE and WAE-MMD on the fully connected architecture (Zhang et al. (2019) §5.1 compares
    them on the same autoencoders), GAN and WGAN-GP with the InfoGAN decoder as generator.
-6. ``eval-<row>``: :func:`aeot.evaluate.evaluate_run` of every row with the same classifier,
+6. ``eval-<row>``: :func:`aeot.run.evaluate.evaluate_run` of every row with the same classifier,
    the same real test images and the same number of generated images.
 
-Then :mod:`aeot.reproduce_table` writes ``results.json``, ``table.md`` and ``grids/``.
+Then :mod:`aeot.experiments.reproduce_table` writes ``results.json``, ``table.md`` and ``grids/``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -29,9 +30,20 @@ from typing import Any, Callable
 
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
-from aeot.io import atomic_write_json, read_json
+from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
+from aeot.experiments.reproduce_table import write_outputs
+from aeot.io import atomic_write_json, read_json, to_json
+from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
+from aeot.pipeline import resample_run, train_ae_stage
 from aeot.progress import Progress, emit_stage
+from aeot.refine_run import refine_stage
+from aeot.run.baseline import train_baseline
+from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
+from aeot.run.evaluate import evaluate_run
 from aeot.run.rundir import RunDir
+from aeot.train.autoencoder import AETrainConfig
+from aeot.train.baselines import BaselineConfig
+from aeot.train.refine import RefineConfig
 
 
 AE_FILES = (RunDir.AUTOENCODER, RunDir.LATENTS, RunDir.HISTORY, "reconstructions.png",
@@ -137,10 +149,6 @@ def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> Rep
 # ----------------------------------------------------------------------------- stages
 def _jsonable(obj: Any) -> Any:
     """``obj`` as it reads back from JSON (tuples become lists), to compare saved settings."""
-    import json
-
-    from aeot.io import to_json
-
     return json.loads(to_json(obj))
 
 
@@ -180,9 +188,6 @@ class Stages:
 
 def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int, sampler: str = "sdot",
                 sampler_params: dict[str, Any] | None = None):
-    from aeot.pipeline import DataConfig, ModelConfig, RunConfig, SamplerConfig
-    from aeot.train.autoencoder import AETrainConfig
-
     return RunConfig(data=DataConfig(name=cfg.dataset, n_train=cfg.n_train, image_size=cfg.image_size),
                      model=ModelConfig(arch=arch, latent_dim=latent_dim),
                      train=AETrainConfig(epochs=epochs, batch_size=cfg.ae_batch_size, seed=cfg.seed),
@@ -190,8 +195,6 @@ def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int
 
 
 def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
-    from aeot.pipeline import train_ae_stage
-
     resume = RunDir(run_dir).checkpoint.exists()
     if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
         shutil.rmtree(run_dir)
@@ -203,8 +206,6 @@ def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) ->
 def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
     sampler fitted by :func:`aeot.pipeline.resample_run` (what ``aeot sample`` does)."""
-    from aeot.pipeline import resample_run
-
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in (RunDir.CONFIG, *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
         if (ae_dir / name).exists():
@@ -219,9 +220,6 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
 
 
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
-    from aeot.refine_run import refine_stage
-    from aeot.train.refine import RefineConfig
-
     rcfg = RefineConfig.for_dataset(cfg.dataset, epochs=cfg.refine_epochs, seed=cfg.seed)
     resume = RunDir(run_dir).refine.checkpoint.exists()
     res = refine_stage(run_dir, rcfg, device=device, resume=resume, progress=progress)
@@ -232,8 +230,6 @@ def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress
 
 def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Path, device: str,
               progress: Progress | None) -> dict[str, Any]:
-    from aeot.train.baselines import BaselineConfig, train_baseline
-
     arch = spec.get("arch", BASELINE_ARCH[name])
     latent = spec.get("latent_dim", cfg.mlp_latent if arch == "mlp" else cfg.conv_latent)
     run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
@@ -245,9 +241,6 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
 
 def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
               progress: Progress | None) -> dict[str, Any]:
-    from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
-    from aeot.evaluate import evaluate_run
-
     ev = evaluate_run(run_dir, n=cfg.n_eval, device=device, seed=cfg.seed, generator=generator, progress=progress)
     s = ev["spaces"]["classifier"]
     rows = {r["row"]: r for r in s["rows"]}
@@ -263,8 +256,6 @@ def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
 
 
 def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | None) -> dict[str, Any]:
-    from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
-
     path = default_classifier_path(cfg.dataset)
     if path.is_file():
         info = read_json(path.with_suffix(".json"), what="classifier record") if path.with_suffix(".json").is_file() else {}
@@ -278,8 +269,6 @@ def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | N
 def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", command: str = "",
               progress: Progress | None = None) -> dict[str, Any]:
     """Run (or reuse) every stage of ``cfg`` into ``out``; write results.json, table.md, grids/."""
-    from aeot.reproduce_table import write_outputs
-
     cfg.validate()
     out = Path(out)
     saved_cfg = out / "reproduce.json"
@@ -337,7 +326,8 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
         row["metrics"] = st.run(key, {"n_eval": cfg.n_eval, "seed": cfg.seed},
                                 lambda: _evaluate(row["dir"], cfg, device, row["generator"], progress))
     wall = time.perf_counter() - t_start
-    return write_outputs(cfg, out, rows, stages, command=command, device=device, wall_this_call=wall)
+    return write_outputs(cfg, out, rows, stages, seconds=stage_seconds(out), command=command, device=device,
+                         wall_this_call=wall)
 
 
 def stage_seconds(out: str | Path) -> dict[str, float]:

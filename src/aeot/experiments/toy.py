@@ -20,9 +20,14 @@ from typing import Any
 import torch
 
 from aeot._validation import check_positive_int
+from aeot._version import __version__
+from aeot.data import load_dataset
 from aeot.errors import ConfigError
+from aeot.io import atomic_write_bytes, atomic_write_json, read_json
+from aeot.ot import ot_divergence
 from aeot.plots import save_figure
 from aeot.progress import Progress, emit_stage
+from aeot.samplers import list_samplers, make_sampler
 
 # The paper's Table (§4 and §4.1); quoted beside our numbers, never used to compute them.
 PAPER_TABLE: dict[str, dict[str, float]] = {
@@ -114,16 +119,12 @@ def paper_value(method: str, dataset: str) -> float | None:
 
 def available_methods() -> list[str]:
     """Rows whose sampler is registered in this installation (AE-OT needs ``sdot``)."""
-    from aeot.samplers import list_samplers
-
     have = set(list_samplers())
     return [m for m, (s, _) in METHODS.items() if s in have] + list(DATA_ROWS)
 
 
 def batched_divergence(gen: torch.Tensor, real: torch.Tensor, batch_size: int) -> list[float]:
     """OT divergence of consecutive aligned batches: gen[i*b:(i+1)*b] against real[i*b:(i+1)*b]."""
-    from aeot.ot import ot_divergence
-
     n = min(gen.shape[0], real.shape[0]) // batch_size
     return [ot_divergence(gen[i * batch_size:(i + 1) * batch_size], real[i * batch_size:(i + 1) * batch_size])
             for i in range(n)]
@@ -136,8 +137,6 @@ def real_batches(dataset: str, cfg: ToyConfig, seed: int, *, split: str) -> torc
     make_circles place a batch's points evenly along the curves before adding noise, so a real
     batch is stratified, not i.i.d. (see docs/toy.md for what that means for the floor).
     """
-    from aeot.data import load_dataset
-
     params = cfg.data_params(dataset)
     return torch.cat([load_dataset(dataset, split=split, seed=seed * 100_003 + i, n_samples=cfg.batch_size,
                                    **params).x.double() for i in range(cfg.n_batches)])
@@ -145,8 +144,6 @@ def real_batches(dataset: str, cfg: ToyConfig, seed: int, *, split: str) -> torc
 
 def training_points(cfg: ToyConfig, dataset: str, seed: int) -> torch.Tensor:
     """The ``n_train`` real points (n_train, 2) every method of one seed is fitted on."""
-    from aeot.data import load_dataset
-
     params = cfg.data_params(dataset)
     return load_dataset(dataset, split="train", seed=seed, n_samples=cfg.n_train, **params).x.double()
 
@@ -156,8 +153,6 @@ def fit_method(cfg: ToyConfig, name: str, params: dict[str, Any], train: torch.T
     """Fit sampler ``name`` as the table does: ``params`` plus the seed (and ``cfg.steps`` for the
     mapping networks), on ``train`` (AE-OT on its first ``sdot_n_train`` points). Returns the
     fitted sampler and the parameters it was made with."""
-    from aeot.samplers import make_sampler
-
     fit_params = {**params, "seed": seed, **({"steps": cfg.steps} if name in STEPPED else {})}
     codes = train[: cfg.sdot_n_train] if name == "sdot" else train
     return make_sampler(name, **fit_params).fit(codes, progress=progress), fit_params
@@ -254,9 +249,6 @@ def slug(method: str) -> str:
 def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
             progress: Progress | None = None) -> dict[str, Any]:
     """Run every (dataset, method, seed) cell and write results.json, table.md and the plots."""
-    from aeot._version import __version__
-    from aeot.io import atomic_write_bytes, atomic_write_json, read_json
-
     cfg.validate()
     out = Path(out)
     cells_path = out / "cells.json"

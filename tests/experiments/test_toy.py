@@ -9,7 +9,7 @@ import torch
 
 from aeot.cli import main
 from aeot.errors import ConfigError
-from aeot.toy import ToyConfig, batched_divergence, real_batches, run_toy
+from aeot.experiments.toy import ToyConfig, batched_divergence, real_batches, run_toy
 
 
 def small(**kw):
@@ -20,7 +20,7 @@ def small(**kw):
 
 def _script(name: str):
     """A script of benchmarks/ loaded as a module (they are not part of the package)."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -1,6 +1,6 @@
 """The outputs of ``aeot reproduce``: ``results.json``, ``table.md`` and the sample grids.
 
-Every number comes from the run's own evaluations (:func:`aeot.evaluate.evaluate_run`, domain
+Every number comes from the run's own evaluations (:func:`aeot.run.evaluate.evaluate_run`, domain
 classifier features); the paper's values sit in their own column, and the two targets of
 issue 7 are checked against the measured values and reported as met or not.
 """
@@ -19,8 +19,9 @@ from typing import Any
 import torch
 
 from aeot._version import __version__
-from aeot.io import atomic_write_bytes, atomic_write_json
+from aeot.io import atomic_write_bytes, atomic_write_json, to_json
 from aeot.plots import save_image_grid
+from aeot.run.config import DataConfig, load_data
 
 # Inception scores of Zhang et al. (2019) §5.1 (higher is better); its MNIST column is shown for the
 # MNIST-like sets. An et al. (ECCV 2020) report no IS and no Fashion-MNIST run.
@@ -163,12 +164,10 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, Any], *, command: str,
-                  device: str, wall_this_call: float) -> dict[str, Any]:
-    from aeot.io import to_json
-    from aeot.pipeline import DataConfig, load_data
-    from aeot.reproduce import stage_seconds
-
+def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, Any], *, seconds: dict[str, float],
+                  command: str, device: str, wall_this_call: float) -> dict[str, Any]:
+    """``results.json``, ``table.md`` and ``grids/`` of a reproduction in ``out``; ``seconds``: each
+    finished stage's seconds (:func:`aeot.experiments.reproduce.stage_seconds`)."""
     grids = out / "grids"
     grids.mkdir(exist_ok=True)
     for r in rows:
@@ -177,7 +176,6 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
     save_image_grid(test.x[:100], grids / f"{_slug('True Images')}.png", nrow=10)
     trows = table_rows(rows, cfg.dataset)
     targets = check_targets(trows)
-    seconds = stage_seconds(out)
     info = {"command": command, "date": datetime.date.today().isoformat(), "machine": machine(), "device": device,
             "stage_seconds": seconds, "stage_seconds_total": sum(seconds.values()), "wall_this_call": wall_this_call,
             "classifier": rows[0]["metrics"]["classifier"], "config_json": to_json(asdict(cfg))}

@@ -1,0 +1,85 @@
+"""The experiments: ``aeot reproduce DATASET`` (the papers' image tables, :mod:`aeot.experiments.reproduce`) and
+``aeot toy`` (the 2-D table, :mod:`aeot.experiments.toy`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.experiments.reproduce import PRESETS, preset_config, reproduce
+from aeot.experiments.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
+
+__all__ = ["add_reproduce_parser", "add_toy_parser", "cmd_reproduce", "cmd_toy"]
+
+
+def add_reproduce_parser(sub) -> None:
+    p = sub.add_parser("reproduce", help="the papers' image tables: every sampler, AE-OT-GAN and the baselines, "
+                       "evaluated alike, into table.md")
+    p.add_argument("dataset", choices=sorted(PRESETS), help="digits (quick), fashion-mnist, mnist, mnist-5k")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--budget", dest="preset", action="store_const", const="budget",
+                   help="(default) settings that fit 15 min (digits) / 60 min (the others) on 2 CPU cores")
+    g.add_argument("--full", dest="preset", action="store_const", const="full",
+                   help="the papers' epochs and steps (for a GPU)")
+    p.add_argument("--out", type=Path, default=None, help="output directory (default runs/reproduce-DATASET-PRESET); "
+                   "a rerun reuses the stages already done")
+    p.add_argument("--n-eval", dest="n_eval", type=int, default=None, help="generated images per row")
+    p.add_argument("--seed", type=int, default=None)
+    add_device_option(p)
+    p.set_defaults(func=cmd_reproduce, preset=None)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    preset = args.preset or "budget"
+    overrides = {k: getattr(args, k) for k in ("n_eval", "seed") if getattr(args, k) is not None}
+    cfg = preset_config(args.dataset, preset, **overrides)
+    out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
+    command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
+    progress = TqdmProgress()
+    try:
+        results = reproduce(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
+    finally:
+        progress.close()
+    print((out / "table.md").read_text().split("\n\n")[1])
+    for t in results["targets"]:
+        print(f"target: {t['target']}: {t['measured']} -> {'met' if t['met'] else 'NOT met'}")
+    print(f"{results['stage_seconds_total']:.0f} s over all stages; table: {out / 'table.md'}; "
+          f"results: {out / 'results.json'}")
+    return 0
+
+
+def add_toy_parser(sub) -> None:
+    p = sub.add_parser("toy", help="the 2-D table of Zhang et al. (2019) §4/§4.1: OT divergence of each method on moons and circles")
+    d = ToyConfig()
+    p.add_argument("--out", type=Path, default=Path("runs/toy"), help="output directory (default runs/toy)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"OTgen/OTtrans training steps (default {d.steps})")
+    p.add_argument("--seeds", type=int, nargs="+", default=d.seeds, help="seeds (default 0 1 2)")
+    p.add_argument("--datasets", nargs="+", default=d.datasets, help="moons and/or circles")
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="rows (default: all available): " + ", ".join(repr(m) for m in [*METHODS, *DATA_ROWS]))
+    p.add_argument("--n-train", dest="n_train", type=int, default=d.n_train, help="real points each method is fitted on")
+    p.add_argument("--sdot-n-train", dest="sdot_n_train", type=int, default=d.sdot_n_train,
+                   help=f"points the AE-OT row's semi-discrete map is fitted on (default {d.sdot_n_train})")
+    p.add_argument("--n-batches", dest="n_batches", type=int, default=d.n_batches, help="evaluation batches (default 20)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=d.batch_size, help="points per batch (128)")
+    p.add_argument("--noise", type=float, default=d.noise, help="scikit-learn noise (default 0.05)")
+    p.add_argument("--factor", type=float, default=d.factor, help="make_circles factor (default 0.5)")
+    p.set_defaults(func=cmd_toy)
+
+
+def cmd_toy(args: argparse.Namespace) -> int:
+    cfg = ToyConfig(datasets=args.datasets, methods=args.methods or available_methods(), seeds=args.seeds,
+                    steps=args.steps, n_train=args.n_train, sdot_n_train=args.sdot_n_train, n_batches=args.n_batches,
+                    batch_size=args.batch_size, noise=args.noise, factor=args.factor)
+    progress = TqdmProgress()
+    try:
+        run_toy(cfg, args.out, resume=args.resume, progress=progress)
+    finally:
+        progress.close()
+    print((args.out / "table.md").read_text().split("\n\n")[2])
+    print(f"results: {args.out / 'results.json'}, table: {args.out / 'table.md'}")
+    return 0
