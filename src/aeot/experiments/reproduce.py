@@ -48,9 +48,12 @@ from aeot.train.refine import RefineConfig
 
 AE_FILES = (RunDir.AUTOENCODER, RunDir.LATENTS, RunDir.HISTORY, "reconstructions.png",
             "training_curve.png")
-SAMPLER_ROWS = {"otgen": "AE-OTgen", "ottrans": "AE-OTtrans", "sdot": "AE-OT", "gaussian": "AE + Gaussian",
-                "gmm": "AE + GMM"}
-BASELINE_ROWS = {"wae-mmd": "WAE-MMD", "vae": "VAE", "gan": "GAN", "wgan-gp": "WGAN-GP"}
+# Row names say the method each row runs: Zhang et al. (2019)'s "AE-OT" row is Liu et al.'s latent OT
+# (the kantorovich sampler); An et al.'s semi-discrete AE-OT is its own row. Its "WGAN" is weight
+# clipping; WGAN-GP is an extra row, not in the paper.
+SAMPLER_ROWS = {"otgen": "AE-OTgen", "ottrans": "AE-OTtrans", "kantorovich": "AE-OT (Liu et al., 004)",
+                "sdot": "AE-OT (semi-discrete, 000)", "gaussian": "AE + Gaussian", "gmm": "AE + GMM"}
+BASELINE_ROWS = {"wae-mmd": "WAE-MMD", "vae": "VAE", "gan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP"}
 PRESET_NAMES = ("budget", "full")
 
 
@@ -97,8 +100,8 @@ class ReproduceConfig:
 
 
 def _budget_mlp_samplers(steps: int, sdot: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    return {"sdot": dict(sdot or {}), "ottrans": {"steps": steps}, "otgen": {"steps": steps}, "gaussian": {},
-            "gmm": {"n_components": 10}}
+    return {"sdot": dict(sdot or {}), "ottrans": {"steps": steps}, "otgen": {"steps": steps},
+            "kantorovich": {"steps": steps}, "gaussian": {}, "gmm": {"n_components": 10}}
 
 
 # Presets. "full": the papers' settings (Zhang et al. (2019) §5.1: 10K mapping steps, batch 128; An et al. (ECCV 2020) §4: 500
@@ -111,26 +114,26 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "digits": {
         "budget": dict(mlp_epochs=60, conv_epochs=25, samplers=_budget_mlp_samplers(3000),
                        conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=6, n_eval=2000,
-                       baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60}, "gan": {"epochs": 30},
-                                  "wgan-gp": {"epochs": 30}}),
+                       baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60, "preset": "zhang2019"}, "gan": {"epochs": 30},
+                                  "wgan": {"epochs": 30}, "wgan-gp": {"epochs": 30}}),
     },
     "fashion-mnist": {
         "budget": dict(n_train=10000, mlp_epochs=30, conv_epochs=10,
                        samplers=_budget_mlp_samplers(10000, _CONV_SDOT_BUDGET),
                        conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=3, n_eval=5000,
-                       baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30}, "gan": {"epochs": 10},
-                                  "wgan-gp": {"epochs": 10}}),
+                       baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30, "preset": "zhang2019"}, "gan": {"epochs": 10},
+                                  "wgan": {"epochs": 10}, "wgan-gp": {"epochs": 10}}),
     },
 }
 _FULL = dict(n_train=None, mlp_epochs=100, conv_epochs=100, samplers=_budget_mlp_samplers(10000),
              conv_sampler={}, refine_epochs=500, n_eval=10000,
-             baselines={"vae": {"epochs": 100}, "wae-mmd": {"epochs": 100}, "gan": {"epochs": 100},
-                        "wgan-gp": {"epochs": 100}})
+             baselines={"vae": {"epochs": 100}, "wae-mmd": {"epochs": 100, "preset": "zhang2019"}, "gan": {"epochs": 100},
+                        "wgan": {"epochs": 100}, "wgan-gp": {"epochs": 100}})
 for _name in ("digits", "fashion-mnist", "mnist", "mnist-5k"):
     PRESETS.setdefault(_name, {})["full"] = {**_FULL, "n_eval": 2000 if _name in ("digits", "mnist-5k") else 10000}
 PRESETS["mnist"]["budget"] = {**PRESETS["fashion-mnist"]["budget"]}
 PRESETS["mnist-5k"]["budget"] = {**PRESETS["fashion-mnist"]["budget"], "n_train": None, "n_eval": 2000}
-BASELINE_ARCH = {"vae": "mlp", "wae-mmd": "mlp", "gan": "infogan", "wgan-gp": "infogan"}
+BASELINE_ARCH = {"vae": "mlp", "wae-mmd": "mlp", "gan": "infogan", "wgan": "infogan", "wgan-gp": "infogan"}
 
 
 def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> ReproduceConfig:
@@ -233,7 +236,7 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
     arch = spec.get("arch", BASELINE_ARCH[name])
     latent = spec.get("latent_dim", cfg.mlp_latent if arch == "mlp" else cfg.conv_latent)
     run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
-    bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed)
+    bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed, preset=spec.get("preset"))
     train_baseline(run_dir, bcfg, run_cfg, device=device, resume=run_dir.exists(), progress=progress)
     info = read_json(RunDir(run_dir).baseline, what="baseline record")
     return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"], "train_seconds": info["train_seconds"]}
