@@ -12,23 +12,6 @@ from aeot.cli import main
 from aeot.run.evaluate import blur
 
 
-@pytest.fixture(scope="module")
-def _tiny_run(tmp_path_factory, aeot_cache):
-    out = tmp_path_factory.mktemp("eval") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AEOT_CACHE", str(aeot_cache))
-        assert main(["run", "--data", "digits", "--image-size", "8", "--arch", "mlp", "--latent-dim", "4",
-                     "--epochs", "1", "--n-train", "300", "--n-test", "40", "--n-samples", "16",
-                     "--sampler", "gaussian", "--out", str(out), "--device", "cpu"]) == 0
-    return out
-
-
-@pytest.fixture
-def tiny_run(_tiny_run, tmp_path):
-    """A private copy of one finished (and evaluated) tiny digits run."""
-    return Path(shutil.copytree(_tiny_run, tmp_path / "run"))
-
-
 def test_run_ends_with_an_evaluation_and_a_report_whose_figures_exist(tiny_run):
     ev = json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
     rows = {r["row"]: r for r in ev["spaces"]["classifier"]["rows"]}

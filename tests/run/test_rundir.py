@@ -29,26 +29,15 @@ def test_rundir_names_are_the_historical_ones(tmp_path):
     assert not run.is_baseline()
 
 
-@pytest.fixture(scope="module")
-def written_run(tmp_path_factory, aeot_cache):
-    out = tmp_path_factory.mktemp("rundir") / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AEOT_CACHE", str(aeot_cache))
-        assert main(["run", "--data", "digits", "--image-size", "8", "--arch", "mlp", "--latent-dim", "4",
-                     "--epochs", "1", "--n-train", "100", "--n-test", "20", "--n-samples", "16",
-                     "--sampler", "gaussian", "--out", str(out), "--device", "cpu"]) == 0
-    return out
-
-
-def test_a_run_directory_written_by_aeot_run_loads_through_rundir(written_run):
-    names = {p.name for p in Path(written_run).iterdir()}
+def test_a_run_directory_written_by_aeot_run_loads_through_rundir(tiny_run):
+    names = {p.name for p in Path(tiny_run).iterdir()}
     assert {"config.json", "report.md", "metrics.json", "history.json", "checkpoint.safetensors",
             "autoencoder.safetensors", "latents.safetensors", "sampler.safetensors"} <= names
-    run = RunDir(written_run)
+    run = RunDir(tiny_run)
     cfg = read_run_config(run.path)
     ae = load_autoencoder(run.autoencoder)
     z = load_checkpoint(run.latents, kind="Latents")[0]["z"]
     sampler = load_sampler(run.sampler)
-    assert cfg.model.latent_dim == 4 and z.shape == (100, 4) and sampler.name == "gaussian"
+    assert cfg.model.latent_dim == 4 and z.shape == (300, 4) and sampler.name == "gaussian"
     assert ae.decode(sampler.sample(3, generator=torch.Generator().manual_seed(0))).shape == (3, 1, 8, 8)
-    assert main(["sample", "--run", str(written_run), "--sampler", "kmeans", "--device", "cpu"]) == 0
+    assert main(["sample", "--run", str(tiny_run), "--sampler", "kmeans", "--device", "cpu"]) == 0
