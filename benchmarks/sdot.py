@@ -288,6 +288,9 @@ def markdown(r: dict, command: str) -> str:
          "below 16 (d < 16 is padded to 16 on the CPU, which is faster than the unpadded GEMM)."),
         ("The machine may be shared with other jobs: timings of one run are comparable with each "
          "other (same process, interleaved), absolute numbers less so."),
+        ("At the papers' sizes (n = 10,000-60,000, d = 8 and 64: time to p95 <= 0.1, peak memory, POT side "
+         "by side, the sample budget that follows n and tol): docs/sdot-scale.md and docs/benchmarks/sdot-scale.md "
+         "(benchmarks/sdot_scale.py)."),
     ]
     lines += ["", "## Notes\n", *[f"- {note}" for note in notes]]
     if r.get("default_solves"):

@@ -19,6 +19,7 @@ reference needed 25x the samples and 100x+ the time for the same 95th-percentile
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -37,6 +38,8 @@ from aeot.ot._sdot_validate import validate_inputs
 from aeot.ot.distributed import ChunkStream, Comm
 
 __all__ = ["SemiDiscreteResult", "cell_index", "power_scores_topk", "solve_semidiscrete"]
+
+logger = logging.getLogger(__name__)
 
 PATIENCE = 3  # iterations at the full budget without a 5% better error before the solve stops
 PATIENCE_ADAM = 30  # the same for method="adam", whose step halves only after 10 flat iterations
@@ -227,6 +230,12 @@ def solve_semidiscrete(
                 status = "noise_floor" if floor else "stalled"
                 break
         elapsed = time.perf_counter() - t_start
+        if it == 0:
+            per = (time.perf_counter() - t_iter) / (m * s)
+            logger.info("solve_semidiscrete: n=%d, tol=%g needs about %d samples per iteration (cap %d); at "
+                        "%.3g us per sample (the first iteration's rate, pessimistic for small n) an iteration at that "
+                        "budget takes about %.0f s", n, tol, need,
+                        m_max * s, per * 1e6, per * need)
         if max_time is not None:
             if elapsed >= max_time:
                 status = "max_time"
