@@ -186,13 +186,58 @@ def test_single_code_takes_the_whole_box():
 def test_warns_naming_max_iter():
     with pytest.warns(RuntimeWarning, match="max_iter"):
         res = solve_semidiscrete(codes(100, 4), max_iter=1)
-    assert not res.converged and res.n_iter == 1
+    assert not res.converged and res.n_iter == 1 and res.status == "max_iter"
 
 
 def test_warns_naming_max_samples_when_the_budget_is_the_noise_floor():
     with pytest.warns(RuntimeWarning, match="max_samples"):
         res = solve_semidiscrete(codes(200, 3), max_samples=4096, n_samples=4096, max_iter=12, chunk_size=1024)
     assert not res.converged and max(e["n_samples"] for e in res.errors) == 4096
+
+
+def test_budget_follows_n_and_tol_and_the_old_cap_could_not_reach_tol():
+    from aeot.ot._sdot_budget import NOISE_MARGIN, noise_p95, samples_for_tol
+
+    for n, tol in [(1000, 0.1), (60_000, 0.1), (60_000, 0.2), (200_000, 0.1)]:
+        nu = torch.full((n,), 1.0 / n, dtype=torch.float64)
+        need = samples_for_tol(nu, tol, 0.5)
+        # the least budget whose noise p95 is within tol / NOISE_MARGIN
+        assert noise_p95(nu, need) <= tol / NOISE_MARGIN < noise_p95(nu, int(0.98 * need))
+    nu = torch.full((60_000,), 1.0 / 60_000, dtype=torch.float64)
+    assert samples_for_tol(nu, 0.1, 0.5) > 1 << 24  # the former fixed cap: tol = 0.1 unreachable at n = 60,000
+    assert noise_p95(nu, 1 << 24) > 0.1  # its noise alone was above tol
+
+
+def test_a_budget_that_cannot_reach_tol_warns_before_starting_and_stops_at_the_noise_floor():
+    events = []
+    with pytest.warns(RuntimeWarning) as record:
+        res = solve_semidiscrete(codes(200, 3), max_samples=4096, n_samples=4096, chunk_size=1024, max_iter=300,
+                                 progress=lambda r: events.append(("step", len(record))))
+    msgs = [str(w.message) for w in record]
+    first = msgs[0]
+    # said before the first iteration: the cap, the accuracy it can reach, the knob
+    assert events[0] == ("step", 1) and "max_samples=4096" in first and "can reach about tol=" in first
+    reach = float(first.split("can reach about tol=")[1].split(",")[0])
+    assert reach > 0.1  # 4096 samples for 200 cells: noise p95 about 0.43
+    # ... and it stops there with a clear result instead of looping to max_iter
+    assert not res.converged and res.status == "noise_floor" and res.n_iter < 30
+    assert "noise floor" in msgs[-1] and "raise max_samples" in msgs[-1]
+    assert res.errors[-1]["p95"] <= 1.5 * res.errors[-1]["noise_p95"] + 0.1
+
+
+def test_default_budget_converges_where_the_tolerance_needs_it():
+    res = solve_semidiscrete(codes(300, 4), seed=0, tol=0.05, tol_max=0.3)
+    assert res.converged and res.status == "converged" and res.errors[-1]["p95"] <= 0.05
+    # the budget grew to what tol = 0.05 needs, past the default first budget of 16 n
+    assert res.errors[-1]["n_samples"] >= 0.25 * 300 * (1.96 * 1.5 / 0.05) ** 2
+
+
+def test_max_time_stops_with_a_clear_result():
+    with pytest.warns(RuntimeWarning, match="max_time"):
+        res = solve_semidiscrete(codes(200, 3), max_time=1e-6, seed=0)
+    assert not res.converged and res.status == "max_time" and res.n_iter == 1
+    with pytest.raises(ValueError, match="max_time"):
+        solve_semidiscrete(codes(20, 2), max_time=0.0)
 
 
 @pytest.mark.parametrize(

@@ -35,8 +35,14 @@ _WIDE = 16  # extra float32 candidates for the rows whose top k a near-tie leave
 
 
 def default_chunk_size(device: torch.device) -> int:
-    """Samples per score tile: small tiles stay in cache on a CPU, large ones fill a GPU."""
-    return 1024 if device.type == "cpu" else 16384
+    """Samples per score tile: small tiles stay in cache on a CPU, large ones fill a GPU.
+
+    On the CPU a tile of 512 samples x TARGET_CHUNK targets (4 MiB of float32 scores) was
+    measured 1.74x (d = 8) and 1.34x (d = 64) faster than 1024 samples (8 MiB) on the shared
+    2-core AMD EPYC (n = 10,000, median of bracketed side-by-side rounds, with other users'
+    jobs holding a load average near 7: the last-level cache is shared).
+    """
+    return 512 if device.type == "cpu" else 16384
 
 
 def _round_up(a: int, b: int) -> int:

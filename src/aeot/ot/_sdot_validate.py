@@ -29,7 +29,7 @@ def _box_corner(name: str, value, d: int, device) -> Tensor:
 
 
 def validate_inputs(y, weights, low, high, *, max_iter, tol, tol_max, lr, n_samples, max_samples,
-                    hessian_samples, qmc, chunk_size, target_chunk):
+                    hessian_samples, qmc, chunk_size, target_chunk, max_time=None):
     """Return (y, nu (n,) float64 summing to 1, low (d,), high (d,)) float64 on y's device."""
     if not isinstance(y, Tensor):
         raise ValueError(f"y must be a torch.Tensor of shape (n, d), got {type(y).__name__}")
@@ -72,11 +72,13 @@ def validate_inputs(y, weights, low, high, *, max_iter, tol, tol_max, lr, n_samp
     _positive_float("tol", tol)
     _positive_float("tol_max", tol_max)
     _positive_float("lr", lr)
-    _positive_int("max_samples", max_samples)
-    for name, v in (("n_samples", n_samples), ("hessian_samples", hessian_samples), ("chunk_size", chunk_size)):
+    for name, v in (("n_samples", n_samples), ("max_samples", max_samples), ("hessian_samples", hessian_samples),
+                    ("chunk_size", chunk_size)):
         if v is not None:
             _positive_int(name, v)
+    if max_time is not None:
+        _positive_float("max_time", max_time)
     _positive_int("target_chunk", target_chunk)
-    if n_samples is not None and n_samples > max_samples:
+    if n_samples is not None and max_samples is not None and n_samples > max_samples:
         raise ValueError(f"n_samples must be <= max_samples={max_samples}, got {n_samples}")
     return y, nu, low_t, high_t

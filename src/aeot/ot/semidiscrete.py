@@ -19,7 +19,9 @@ reference needed 25x the samples and 100x+ the time for the same 95th-percentile
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,16 +29,21 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from aeot.ot._sdot_adam import AdamStepper
 from aeot.ot._power import TARGET_CHUNK, PowerScorer, cell_index, default_chunk_size, power_scores_topk
-from aeot.ot._sdot_newton import SLAB_FRACTION, NewtonStepper, capture_raise, pair_keys
+from aeot.ot._sdot_adam import AdamStepper
+from aeot.ot._sdot_budget import HEADROOM, NOISE_MARGIN, budget_warning, noise_max, noise_p95, samples_for_tol
+from aeot.ot._sdot_estimate import choose_placement, estimate
+from aeot.ot._sdot_newton import NewtonStepper, capture_raise
 from aeot.ot._sdot_validate import validate_inputs
 from aeot.ot.distributed import ChunkStream, Comm
 
 __all__ = ["SemiDiscreteResult", "cell_index", "power_scores_topk", "solve_semidiscrete"]
 
-_PLACEMENTS = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of 0.4 / sqrt(d) tried for the initial placement
+logger = logging.getLogger(__name__)
 
+PATIENCE = 3  # iterations at the full budget without a 5% better error before the solve stops
+PATIENCE_ADAM = 30  # the same for method="adam", whose step halves only after 10 flat iterations
+STATUSES = ("converged", "max_iter", "noise_floor", "stalled", "max_time")
 
 @dataclass(frozen=True)
 class SemiDiscreteResult:
@@ -55,6 +62,9 @@ class SemiDiscreteResult:
     n_samples: int  # source points drawn in total (pilot included), all ranks together
     scale: dict  # targets = offset + (codes - center) / scale; potential is for these targets
     empty: Tensor = field(default=None)  # (n,) bool: no sample in the last estimate; centre is a fallback
+    # why the solve stopped: "converged"; "noise_floor" (the budget max_samples reached its Monte
+    # Carlo floor above tol), "stalled" (no progress at the full budget), "max_iter", "max_time"
+    status: str = "converged"
 
     def cell_index(self, w: Tensor) -> Tensor:
         """Power cell of each row of ``w`` (m, d) in box coordinates -> (m,) long."""
@@ -73,7 +83,8 @@ def solve_semidiscrete(
     tol_max: float = 0.5,
     lr: float = 1.0,
     n_samples: int | None = None,
-    max_samples: int = 1 << 24,
+    max_samples: int | None = None,
+    max_time: float | None = None,
     hessian_samples: int | None = None,
     qmc: bool = True,
     seed: int = 0,
@@ -98,7 +109,13 @@ def solve_semidiscrete(
     Newton step above) or ``"adam"`` (the reference code's update, :mod:`aeot.ot._sdot_adam`;
     no Hessian samples, more iterations).  lr: damping of the Newton step (1 = full step), or
     for Adam a factor on its first step length.  n_samples: first per-iteration budget
-    (default 16 n); it doubles when the error stalls or reaches the noise floor, up to ``max_samples`` per iteration.
+    (default 16 n); it doubles when the error stalls or reaches the noise floor, up to
+    ``max_samples`` per iteration.  max_samples: the cap; ``None`` (default) sizes it from ``n``,
+    the weights and the tolerances (:mod:`aeot.ot._sdot_budget`: HEADROOM = 4 times the
+    samples whose noise p95 is ``tol / 1.5``, i.e. about 3,500 n for ``tol = 0.1``).  A cap
+    below what ``tol`` needs warns before the solve starts, with the accuracy it can reach.
+    max_time: seconds after which the solve stops (status ``"max_time"``, a warning); after
+    the first iteration it warns if the budget ``tol`` needs is predicted to take longer.
     hessian_samples: samples per iteration used for the Hessian (default 64 n).  qmc:
     scrambled Sobol points (else i.i.d. uniforms), fresh each iteration, seeded by ``seed``.
     chunk_size / target_chunk: tile of the score kernel (samples x targets).  progress:
@@ -115,10 +132,17 @@ def solve_semidiscrete(
     ``normalize=False`` the result's targets are the codes themselves and the potential is
     rescaled accordingly (same cells).  Non-convergence warns, naming the knob to turn.
 
+    Stopping: at the full budget, ``PATIENCE`` (3) iterations without a 5% smaller error end
+    the solve (status ``"noise_floor"`` when the error is within 1.5x the noise floor of the
+    budget, else ``"stalled"``) instead of looping to ``max_iter``; the result's ``status``,
+    ``converged`` and ``errors[-1]`` (p95, max, noise_p95) say how far it got.
+
     Cost: one iteration scores ``M x n`` pairs (``2 d`` flops each, float32 matmul tiles on
-    ``y``'s device) and the solve ends with ``M`` of about ``1000 n`` for ``tol=0.1``: for
+    ``y``'s device) and the solve ends with ``M`` of about ``900 n`` for ``tol=0.1``: for
     ``n = 1000, d = 64`` a few seconds on one CPU core; ``n = 60000`` needs ``M`` near
-    ``6e7`` per iteration, hours on a CPU, seconds per iteration on a GPU (or loosen ``tol``).
+    ``5e7`` per iteration, hours on a CPU, seconds per iteration on a GPU (or loosen ``tol``).
+    Memory: O(n d) plus the Hessian's slab pairs of ``hessian_samples`` samples and one
+    chunk x target_chunk score tile; never an n x M matrix.
     Same seed, same device type: same result (on CUDA the float64 ``index_add_`` sums may
     differ in the last bits between runs).
     """
@@ -127,7 +151,7 @@ def solve_semidiscrete(
     y, nu, low, high = validate_inputs(
         y, weights, low, high, max_iter=max_iter, tol=tol, tol_max=tol_max, lr=lr, n_samples=n_samples,
         max_samples=max_samples, hessian_samples=hessian_samples, qmc=qmc, chunk_size=chunk_size,
-        target_chunk=target_chunk,
+        target_chunk=target_chunk, max_time=max_time,
     )
     comm = Comm(group, distributed)
     device = y.device
@@ -145,9 +169,10 @@ def solve_semidiscrete(
     if n == 1:
         return _single_target(y, nu, low, high, box_mid, center, normalize)
 
+    t_start = time.perf_counter()
     # ---- pilot: choose the placement scale of the codes in the box, and delta
     m_pilot = _chunks(max(4 * n, 4 * s), s)
-    alpha, delta0 = _choose_placement(u, nu, box_mid, side, stream, comm, m_pilot, target_chunk)
+    alpha, delta0 = choose_placement(u, nu, box_mid, side, stream, comm, m_pilot, target_chunk)
     next_chunk, used = m_pilot, m_pilot * s
     t64 = box_mid + alpha * side * u  # (n, d) targets in box coordinates
     scale = spread / (alpha * side) if spread > 0 else 1.0
@@ -161,26 +186,30 @@ def solve_semidiscrete(
         stepper, lr = AdamStepper(n, delta0, device=device, lr=lr), 1.0
 
     m = _chunks(n_samples or 16 * n, s)
-    m_max = max(m, max_samples // s)
+    need = samples_for_tol(nu, tol, tol_max)  # least budget whose noise lets tol be certified
+    m_max = max(m, (max_samples if max_samples is not None else HEADROOM * need) // s)
+    if max_samples is not None and (msg := budget_warning(nu, tol, tol_max, m_max * s)):
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
     m_hess = _chunks(hessian_samples or 64 * n, s) if method == "newton" else 0
     m_cap = _chunks(min(8 * n, 1 << 18), s)  # samples kept to place empty cells
     m_cap = min(m_hess, m_cap) if m_hess else m_cap
     errors: list[dict] = []
-    best, stall, converged = (math.inf, math.inf), 0, False
+    best, stall, converged, status = (math.inf, math.inf), 0, False, "max_iter"
+    top_best, top_stall = (math.inf, math.inf), 0  # progress at the full budget m_max
+    patience = PATIENCE if method == "newton" else PATIENCE_ADAM
     for it in range(max_iter):
+        t_iter = time.perf_counter()
         mh, mc = min(m, m_hess), min(m, m_cap)
-        est = _estimate(scorer, stream, comm, next_chunk, m, mh, mc, stepper.delta, n)
+        est = estimate(scorer, stream, comm, next_chunk, m, mh, mc, stepper.delta, n)
         next_chunk += m
         used += m * s
         mu = est["counts"].to(torch.float64) / (m * s)  # (n,)
         e = (mu / nu - 1.0).abs()
         p95, emax = float(torch.quantile(e, 0.95)), float(e.max())
-        rel_sd = ((1 - nu) / (m * s * nu)).sqrt()  # (n,) noise std of mu_i / nu_i
-        noise = 1.96 * float(torch.quantile(rel_sd, 0.95))
-        noise_max = math.sqrt(2 * math.log(2 * n)) * float(rel_sd.max())  # about the largest of n
+        noise, nmax = noise_p95(nu, m * s), noise_max(nu, m * s)  # Monte Carlo noise of this estimate
         rec = {
             "iter": it + 1, "p95": p95, "max": emax, "mean": float(e.mean()), "empty": int((mu == 0).sum()),
-            "n_samples": m * s, "total_samples": used, "noise_p95": noise, "noise_max": noise_max,
+            "n_samples": m * s, "total_samples": used, "noise_p95": noise, "noise_max": nmax,
             "delta": float(stepper.delta.median()),
         }
         errors.append(rec)
@@ -188,7 +217,32 @@ def solve_semidiscrete(
             progress({"event": "step", "task": "sdot", "step": it + 1, "total": max_iter, "p95": p95,
                       "max": emax, "empty": rec["empty"], "n_samples": m * s})
         converged = p95 <= tol and emax <= tol_max
-        if converged or it == max_iter - 1:
+        if converged:
+            status = "converged"
+            break
+        if m >= m_max:  # at the full budget: stop when the error no longer improves
+            if p95 < 0.95 * top_best[0] or emax < 0.95 * top_best[1]:
+                top_best, top_stall = (min(p95, top_best[0]), min(emax, top_best[1])), 0
+            else:
+                top_stall += 1
+            if top_stall >= patience:
+                floor = p95 <= max(tol, NOISE_MARGIN * noise) and emax <= max(tol_max, 3 * nmax)
+                status = "noise_floor" if floor else "stalled"
+                break
+        elapsed = time.perf_counter() - t_start
+        if it == 0:
+            per = (time.perf_counter() - t_iter) / (m * s)
+            logger.info("solve_semidiscrete: n=%d, tol=%g needs about %d samples per iteration (cap %d); at "
+                        "%.3g us per sample (the first iteration's rate, pessimistic for small n) an iteration at that "
+                        "budget takes about %.0f s", n, tol, need,
+                        m_max * s, per * 1e6, per * need)
+        if max_time is not None:
+            if elapsed >= max_time:
+                status = "max_time"
+                break
+            if it == 0:
+                _warn_time(max_time, elapsed, time.perf_counter() - t_iter, m * s, need, m_max * s)
+        if it == max_iter - 1:
             break
         # ---- damped Newton step; empty cells are raised to capture their share
         dh = stepper.step(mu, nu, m * s, est, mh * s)
@@ -211,22 +265,14 @@ def solve_semidiscrete(
             best, stall = (min(p95, best[0]), min(emax, best[1])), 0
         else:
             stall += 1
-        max_ok = max(3 * noise_max, tol_max)  # beyond it the largest error is not noise
+        max_ok = max(3 * nmax, tol_max)  # beyond it the largest error is not noise
         at_floor = p95 < 1.5 * noise and emax < max_ok
         if (at_floor or (stall >= 2 and p95 < 4 * noise and emax < 2 * max_ok)) and m < m_max:
             m, best, stall = min(2 * m, m_max), (math.inf, math.inf), 0
 
     if not converged:
-        last = errors[-1]
-        knob = "max_samples" if (m >= m_max and last["noise_p95"] > tol / 1.5) else "max_iter"
-        warnings.warn(
-            f"solve_semidiscrete did not converge in max_iter={max_iter} iterations: relative cell error "
-            f"p95={last['p95']:.3g} (tol={tol}), max={last['max']:.3g} (tol_max={tol_max}) with "
-            f"{last['n_samples']} samples per iteration (noise floor p95~{last['noise_p95']:.3g}, "
-            f"max_samples={max_samples}); raise {knob} or loosen tol/tol_max",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        warnings.warn(_stop_message(status, errors[-1], tol, tol_max, max_iter, max_samples, max_time, need),
+                      RuntimeWarning, stacklevel=2)
 
     csum = comm.all_reduce_(est["center_sums"])
     counts = est["counts"]
@@ -244,85 +290,54 @@ def solve_semidiscrete(
     return SemiDiscreteResult(
         potential=potential.to(torch.float32), targets=targets.to(torch.float32), weights=nu,
         centers=centers.to(torch.float32), cell_mass=mu, low=low, high=high, errors=errors,
-        converged=converged, n_iter=len(errors), n_samples=used, scale=scale_rec, empty=empty,
+        converged=converged, n_iter=len(errors), n_samples=used, scale=scale_rec, empty=empty, status=status,
+    )
+
+
+def _stop_message(status: str, last: dict, tol: float, tol_max: float, max_iter: int, max_samples: int | None,
+                  max_time: float | None, need: int) -> str:
+    """The non-convergence warning: where the solve stopped, how accurate it got, the knob to turn."""
+    where = {
+        "max_iter": f"in max_iter={max_iter} iterations",
+        "noise_floor": f"at the Monte Carlo noise floor of max_samples={max_samples or last['n_samples']}",
+        "stalled": "after iterations without progress at the full budget",
+        "max_time": f"within max_time={max_time} s",
+    }[status]
+    if status == "noise_floor":
+        knob = f"raise max_samples to >= {need} (or leave it None)"
+    elif status == "stalled":
+        knob = "lower lr (damping of the step) or raise max_samples"
+    elif status == "max_time":
+        knob = "raise max_time"
+    elif last["noise_p95"] > tol / NOISE_MARGIN:  # max_iter, with a budget too small for tol
+        knob = f"raise max_samples to >= {need} (or leave it None) and max_iter"
+    else:
+        knob = "raise max_iter"
+    return (
+        f"solve_semidiscrete did not converge {where}: relative cell error p95={last['p95']:.3g} (tol={tol}), "
+        f"max={last['max']:.3g} (tol_max={tol_max}) with {last['n_samples']} samples per iteration "
+        f"(noise floor p95~{last['noise_p95']:.3g}); {knob}, or loosen tol/tol_max"
+    )
+
+
+def _warn_time(max_time: float, elapsed: float, it_seconds: float, m: int, need: int, m_max: int) -> None:
+    """After the first iteration: warn when the budget ``tol`` needs is predicted to exceed max_time."""
+    per_sample = it_seconds / m
+    # the budget doubles from m to ``need``: about 4 iterations' worth of ``need`` samples in all
+    predicted = elapsed + 4 * need * per_sample
+    if predicted <= max_time:
+        return
+    reach = max(m, min(m_max, int((max_time - elapsed) / (4 * per_sample))))
+    warnings.warn(
+        f"max_time={max_time} s is predicted to stop the solve early: the budget tol needs ({need} samples per "
+        f"iteration) takes about {predicted:.0f} s at {per_sample * 1e6:.2f} us per sample; within max_time the "
+        f"budget reaches about {reach} samples per iteration; raise max_time or loosen tol",
+        RuntimeWarning, stacklevel=3,
     )
 
 
 def _chunks(samples: int, s: int) -> int:
     return max(1, -(-int(samples) // s))
-
-
-def _estimate(scorer: PowerScorer, stream: ChunkStream, comm: Comm, c0: int, m: int, m_hess: int,
-              m_cap: int, delta: Tensor, n: int) -> dict:
-    """One Monte Carlo estimate over chunks ``[c0, c0 + m)`` (this rank's share of them).
-
-    Global: cell counts (n,); for the first ``m_hess`` chunks the directed slab pair keys and
-    counts, each cell's number of those samples and of those in one of its slabs (n,).
-    Local: centre sums (n, d), and (samples, best scores) of the first ``m_cap`` chunks.
-    """
-    lo, hi = comm.share(m)
-    dev = scorer.device
-    counts = torch.zeros(n, dtype=torch.long, device=dev)
-    hess = torch.zeros(n, dtype=torch.long, device=dev)
-    slabbed = torch.zeros(n, dtype=torch.long, device=dev)
-    csum = torch.zeros(n, scorer.d, dtype=torch.float64, device=dev)
-    keys, kept = [], []
-    width, cell_width = float(delta.max()), delta.to(torch.float32)
-    for c in range(lo, hi):
-        x = stream.draw(c0 + c)  # (s, d)
-        if c < m_hess:
-            best, idx, rows, cols = scorer.argmax(x, slab=width, cell_slab=cell_width)
-            keys.append(pair_keys(idx[rows], cols, n))
-            hess += torch.bincount(idx, minlength=n)
-            slabbed += torch.bincount(idx[torch.unique(rows)], minlength=n)
-        else:
-            best, idx = scorer.argmax(x)
-        if c < m_cap:
-            kept.append((x, best))
-        counts += torch.bincount(idx, minlength=n)
-        csum.index_add_(0, idx, x.to(torch.float64))
-    for t in (counts, hess, slabbed):
-        comm.all_reduce_(t)
-    local = torch.cat(keys) if keys else torch.empty(0, dtype=torch.long, device=dev)
-    k, kc = torch.unique(local, return_counts=True)
-    k, kc = comm.all_gather_cat(k), comm.all_gather_cat(kc)
-    if comm.world_size > 1 and k.numel():
-        k, inv = torch.unique(k, return_inverse=True)
-        kc = torch.zeros(k.numel(), dtype=torch.long, device=dev).index_add_(0, inv, kc)
-    return {"counts": counts, "center_sums": csum, "keys": k, "key_counts": kc, "hess_counts": hess,
-            "slabbed": slabbed, "kept": kept}
-
-
-def _choose_placement(u: Tensor, nu: Tensor, box_mid: Tensor, side: float, stream: ChunkStream, comm: Comm,
-                      m: int, target_chunk: int) -> tuple[float, float]:
-    """Pick the scale alpha of ``box_mid + alpha * side * u`` whose Voronoi cells are most balanced.
-
-    Criterion: mean |log((c_i + 1) / (nu_i P + 1))| on the same pilot points for every candidate.
-    Returns (alpha, delta) with delta = SLAB_FRACTION x the mean gap between the two best scores.
-    """
-    n, d = u.shape
-    lo, hi = comm.share(m)
-    xs = [stream.draw(c) for c in range(lo, hi)]
-    total = m * stream.chunk
-    best = None
-    for f in _PLACEMENTS:
-        alpha = f * 0.4 / math.sqrt(d)
-        t = box_mid + alpha * side * u  # (n, d)
-        h = -0.5 * t.pow(2).sum(1)
-        scorer = PowerScorer(t.to(torch.float32), h - h.mean(), target_chunk=target_chunk)
-        counts = torch.zeros(n, dtype=torch.long, device=u.device)
-        gap_sums = []
-        for x in xs:
-            v, i = scorer.topk(x, 2)
-            counts += torch.bincount(i[:, 0], minlength=n)
-            gap_sums.append((v[:, 0] - v[:, 1]).to(torch.float64).sum())
-        comm.all_reduce_(counts)
-        local = torch.stack(gap_sums) if gap_sums else torch.empty(0, dtype=torch.float64, device=u.device)
-        gap_mean = float(comm.all_gather_cat(local).sum()) / total  # summed in chunk order on every rank
-        crit = float(((counts.to(torch.float64) + 1) / (nu * total + 1)).log().abs().mean())
-        if best is None or crit < best[0]:
-            best = (crit, alpha, gap_mean)
-    return best[1], SLAB_FRACTION * best[2]
 
 
 def _single_target(y, nu, low, high, box_mid, center, normalize) -> SemiDiscreteResult:
