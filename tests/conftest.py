@@ -1,4 +1,7 @@
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -41,3 +44,15 @@ def _private_cache(monkeypatch, aeot_cache):
     """Classifiers and cached real features go to the session folder, never ~/.cache/aeot."""
     monkeypatch.setenv("AEOT_CACHE", str(aeot_cache))
     yield
+
+
+@pytest.fixture
+def benchmark_script():
+    """Load a script of benchmarks/ as a module (they are not part of the package)."""
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+    return load

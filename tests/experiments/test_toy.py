@@ -1,8 +1,6 @@
 """The 2-D table command (Zhang et al. (2019) §4): protocol, resume, outputs, CLI errors."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,15 +14,6 @@ def small(**kw):
     base = dict(datasets=["moons"], methods=["Data", "Data (i.i.d.)"], seeds=[0, 1], n_train=600,
                 n_batches=3, batch_size=64, steps=5)
     return ToyConfig(**{**base, **kw})
-
-
-def _script(name: str):
-    """A script of benchmarks/ loaded as a module (they are not part of the package)."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_real_batches_are_independent_generator_calls():
@@ -90,10 +79,10 @@ def test_cli_toy_writes_table_and_rejects_bad_values(tmp_path, capsys):
     assert main([*args[:-6], "--n-batches", "0"]) == 2
 
 
-def test_toy_probe_scores_one_cell_like_the_table(capsys):
+def test_toy_probe_scores_one_cell_like_the_table(capsys, benchmark_script):
     """benchmarks/toy_probe.py: one fit, scored for i.i.d. and Sobol prior draws by the table's
     protocol; a sampler without qmc_sample gets the i.i.d. score only."""
-    mod = _script("toy_probe")
+    mod = benchmark_script("toy_probe")
     mod.main(["moons", "ottrans", '{"hidden": [32, 32], "n_pairs": 256}', "--steps", "5", "--seed", "1"])
     out = json.loads(capsys.readouterr().out)
     assert out["seed"] == 1 and out["steps"] == 5 and out["params"] == {"hidden": [32, 32], "n_pairs": 256}
@@ -111,10 +100,10 @@ def test_toy_probe_scores_one_cell_like_the_table(capsys):
     assert "params must be a JSON object" in capsys.readouterr().err
 
 
-def test_toy_exact_map_scores_the_ot_map_and_refuses_bad_sizes(capsys):
+def test_toy_exact_map_scores_the_ot_map_and_refuses_bad_sizes(capsys, benchmark_script):
     """benchmarks/toy_exact_map.py: the exact OT map from m prior draws to m real points, scored by
     the table's protocol; Sobol draws (stratified batches) score below i.i.d. draws."""
-    mod = _script("toy_exact_map")
+    mod = benchmark_script("toy_exact_map")
     scores = {}
     for prior in ("sobol", "iid"):
         mod.main(["moons", "--m", "512", "--seeds", "0", "1", "--n-batches", "4", "--prior", prior])

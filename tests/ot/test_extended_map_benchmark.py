@@ -1,20 +1,10 @@
 """benchmarks/extended_map.py: a tiny grid runs, prints every mode's row, and refuses bad input."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 
-def _script(name: str):
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_tiny_grid_reports_each_mode_against_the_plain_map(capsys, tmp_path):
-    bench = _script("extended_map")
+def test_tiny_grid_reports_each_mode_against_the_plain_map(capsys, tmp_path, benchmark_script):
+    bench = benchmark_script("extended_map")
     md = tmp_path / "t.md"
     assert bench.main(["--grid", "2:40:200,12:40:100", "--repeats", "1", "--n-mc", "4000",
                        "--markdown", str(md)]) == 0
@@ -26,8 +16,8 @@ def test_tiny_grid_reports_each_mode_against_the_plain_map(capsys, tmp_path):
     assert "| 12 | 40 | 100 | paper |" in md.read_text()
 
 
-def test_bad_arguments_exit_2(capsys):
-    bench = _script("extended_map")
+def test_bad_arguments_exit_2(benchmark_script):
+    bench = benchmark_script("extended_map")
     assert bench.main(["--modes", "paper"]) == 2  # plain is the reference
     try:
         bench.main(["--grid", "2:0:10"])
