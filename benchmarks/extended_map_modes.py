@@ -28,13 +28,11 @@ def remap(run: Path, out: Path, mode: str) -> None:
         shutil.rmtree(out)
     shutil.copytree(run, out)
     s = load_sampler(out / "sampler.safetensors")
-    s.mode = mode
-    s._tri = None
+    s.mode = mode  # the triangulation of the centres does not depend on the mode
     if s.epsilon is None:  # as SDOTSampler.fit computes it
         probe = torch.Generator(device=s.result_.low.device).manual_seed(int(s.seed) + 1)
         s.epsilon_ = default_epsilon(s.result_, s.codes_, quantile=s.epsilon_quantile, n_probe=s.n_probe,
-                                     generator=probe, k=s.k, mode=s.mode_, angle=s.angle, chunk_size=s.chunk_size,
-                                     triangulation=s._triangulation())
+                                     generator=probe, k=s.k, mode=s.mode_, angle=s.angle, chunk_size=s.chunk_size)
     save_sampler(out / "sampler.safetensors", s)
 
 

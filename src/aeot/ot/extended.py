@@ -188,10 +188,11 @@ def apply_extended_map(w: Tensor, result: Any, codes: Tensor, *, epsilon: float,
         centers = result.centers.to(torch.float64)
     if mode == "pyomt-pairs":
         normals = _plane_normals(targets).to(dev)  # (n, d + 1)
+    # (m, k) best first; top[:, 0] = cell_index. One call: the kernel lays the targets out once.
+    top = power_scores_topk(w.to(targets.dtype), targets, potential, k)[1].to(dev) if m else None
     for s in range(0, m, chunk_size):
         wc = w[s:s + chunk_size].to(targets.dtype)  # (c, d)
-        _, idx = power_scores_topk(wc, targets, potential, k)  # (c, k), best first; idx[:, 0] = cell_index
-        idx = idx.to(dev)
+        idx = top[s:s + chunk_size]  # (c, k)
         if mode == "paper":
             out = _paper_chunk(w[s:s + chunk_size], idx[:, 0], triangulation, codes, eps)
         elif mode == "projection":

@@ -152,11 +152,11 @@ def _space_rows(embed: Callable[[torch.Tensor], dict[str, torch.Tensor]], key: C
     return rows, [hit, hit_b]
 
 
-def cached_real_logits(embed, key, real_x: torch.Tensor) -> torch.Tensor:
-    """The classifier logits of all real images (from the cache that :func:`_space_rows` filled)."""
+def cached_real(embed, key, real_x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The embedding of all real images (from the cache that :func:`_space_rows` filled)."""
     from aeot.metrics.cache import cached_features
 
-    return cached_features(key("real", real_x.shape[0]), lambda: embed(real_x))[0]["logits"]
+    return cached_features(key("real", real_x.shape[0]), lambda: embed(real_x))[0]
 
 
 def memorization_rows(embed, cfg, *, fake_feats: torch.Tensor, real_feats: torch.Tensor, seed: int,
@@ -170,7 +170,6 @@ def memorization_rows(embed, cfg, *, fake_feats: torch.Tensor, real_feats: torch
     resamples the training codes would score through this decoder.
     """
     from aeot.metrics import copy_fraction
-    from aeot.pipeline import load_data
 
     train = load_data(cfg.data, "train")
     train_x = train.x[:max_train]
@@ -328,19 +327,19 @@ def _evaluate_source(src: _Source, cfg, stage: Staging, *, run_dir: Path, featur
         embed = lambda x: dict(zip(("logits", "features"), predict(clf, x)))  # noqa: E731
         key = lambda variant, m: feature_cache_key(**ds_key, n=m, variant=f"{variant}-seed{seed}", network_sha1=sha)  # noqa: E731
         emit_stage(progress, "evaluate", f"classifier features of {n} generated and {n_real} real images")
-        rows, hits = _space_rows(embed, key, real_x, real_y, embed(fake_x), with_labels=True,
-                                 n_classes=n_classes, seed=seed)
+        fake = embed(fake_x)
+        rows, hits = _space_rows(embed, key, real_x, real_y, fake, with_labels=True, n_classes=n_classes, seed=seed)
         from aeot.metrics import inception_score
 
-        real_logits = cached_real_logits(embed, key, real_x)
+        real = cached_real(embed, key, real_x)
         emit_stage(progress, "evaluate", "memorisation: nearest training images in classifier features")
         recon = None
         if src.model.encoder is not None:
             recon = lambda x: src.model.decode(src.model.encode(x), device="cpu").clamp(0, 1)  # noqa: E731
-        memo = memorization_rows(embed, cfg, fake_feats=embed(fake_x)["features"],
-                                 real_feats=embed(real_x)["features"], seed=seed, reconstruct=recon)
+        memo = memorization_rows(embed, cfg, fake_feats=fake["features"], real_feats=real["features"], seed=seed,
+                                 reconstruct=recon)
         spaces["classifier"] = {"network_sha1": sha, "dim": int(clf.config["feature_dim"]), "rows": rows,
-                                "real_inception_score": list(inception_score(real_logits, n_splits=10)),
+                                "real_inception_score": list(inception_score(real["logits"], n_splits=10)),
                                 "cache_hits": hits, "classifier": {k: clf_info.get(k) for k in
                                                                    ("path", "test_accuracy", "n_train", "dataset")}}
     if inception is not None:

@@ -144,10 +144,9 @@ class SDOTSampler(LatentSampler):
         """The Delaunay triangulation of the fitted mass centres (paper mode), built once."""
         if self.mode_ != "paper":
             return None
-        tri = getattr(self, "_tri", None)
-        if tri is None or tri.centers.shape != self.result_.centers.shape:
-            tri = self._tri = Triangulation(self.result_.centers)
-        return tri
+        if self._tri is None:  # reset by fit and load_state_dict
+            self._tri = Triangulation(self.result_.centers)
+        return self._tri
 
     def map_source(self, w: torch.Tensor) -> Any:
         """The extended map of source points ``w`` (m, d) in the box: an ``ExtendedSamples``
