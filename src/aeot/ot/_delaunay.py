@@ -266,6 +266,11 @@ def _walk(x: Tensor, c: Tensor, sq: Tensor, start: Tensor,
             break
     state[state == -2] = -1
     inside = state == 1
+    if inside.any():  # canonical: vertices in ascending order, weights solved again, whatever the path
+        rows = inside.nonzero().squeeze(1)
+        simplex[rows] = simplex[rows].sort(1).values
+        sol = torch.linalg.solve_ex(ch[simplex[rows]].transpose(1, 2), xh[rows, :, None])
+        lam[rows] = torch.where((sol.info == 0)[:, None], sol.result[..., 0], lam[rows])
     lam = torch.where(inside[:, None], lam.clamp_min(0.0), torch.zeros_like(lam))
     lam = torch.where(inside[:, None], lam / lam.sum(1, keepdim=True).clamp_min(1e-300), lam)
     lam = torch.where(lam > _TOL, lam, torch.zeros_like(lam))
