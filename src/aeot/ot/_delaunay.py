@@ -17,18 +17,24 @@ Each sample is located by a *walk* (:func:`_walk`, batched over samples): from o
 Delaunay simplex, cross the facet opposite the most negative barycentric coordinate into
 the Delaunay neighbour there, i.e. one pivot of the dual simplex method on the LP above,
 so the simplex stays Delaunay at every step and the walk ends in the simplex containing
-``w``, or at a hull facet that separates ``w`` from every centre (outside). Walks that
-meet numerical trouble or run too long fall back to the LP itself: each sample is then
-solved on a few nearest centres and *certified* against all of them:
-the LP's dual ``(a, b)`` is the affine function through the lifted simplex, and the
-simplex is Delaunay iff no centre lies strictly inside its circumsphere, i.e.
+``w``, or at a hull facet that separates ``w`` from every centre (outside). A walk starts
+at the simplex of the nearest *anchor* (up to 512 points inside the hull located once) and
+scores only the ``16 (d + 1)`` centres nearest ``w`` per pivot; its answer is certified
+over all centres (no lifted centre below the simplex's affine function; no centre beyond
+the separating facet), and a row that fails walks again with 8 times the candidates, then
+scoring every centre. Walks that meet numerical trouble or run too long fall back to the
+LP itself: each sample is then solved on a few nearest centres and *certified* against
+all of them: the LP's dual ``(a, b)`` is the affine function through the lifted simplex,
+and the simplex is Delaunay iff no centre lies strictly inside its circumsphere, i.e.
 ``||c_j||^2 >= <a, c_j> + b`` for every ``j``, one matrix product over all centres.
 Violating centres join the candidates and the LP is solved again (column generation),
-so the answer equals the LP over all ``n`` centres. Points outside the hull are
-certified by a separating hyperplane ``<u, w> > max_j <u, c_j>`` found by Gilbert's
-(Frank-Wolfe) iterations towards the hull point nearest ``w``, again one matrix product
-per iteration; in high dimension nearly every uniform point of the box is outside the
-hull of n << 2^d centres and is certified in one or two iterations.
+so the answer equals the LP over all ``n`` centres. A found simplex is returned in
+canonical form (vertices ascending, weights solved again), so the answer does not depend
+on the path. Points outside the hull are certified by a separating hyperplane
+``<u, w> > max_j <u, c_j>`` found by Gilbert's (Frank-Wolfe) iterations towards the hull
+point nearest ``w``, one float32 matrix product per iteration, counted only beyond the
+rigorous float32 error bound; in high dimension nearly every uniform point of the box is
+outside the hull of n << 2^d centres and is certified by the first iteration.
 """
 
 from __future__ import annotations
