@@ -26,6 +26,7 @@ from aeot.errors import AeotError, ConfigError
 from aeot.nets import make_autoencoder
 from aeot.samplers import make_sampler
 from aeot.train.autoencoder import AETrainConfig, train_autoencoder
+from aeot.train.baseline_training import BASELINES, BaselineConfig, build_networks, make_optimizers, train_epochs
 from aeot.train.refine import RefineConfig, refine_generator
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -58,6 +59,16 @@ def refine_case():
     return ae, sampler, x, z, cfg
 
 
+def baseline_case(name: str):
+    """32 images in global batches of 8, two D steps per G step (the GANs); mlp networks."""
+    x = torch.rand(32, 1, 8, 8, generator=torch.Generator().manual_seed(4))
+    model = {"arch": "mlp", "image_shape": [1, 8, 8], "latent_dim": 4, "hidden": [16, 16]}
+    cfg = BaselineConfig(name=name, epochs=2, batch_size=8, seed=5,
+                         n_critic=None if name in ("vae", "wae-mmd") else 2).resolved()
+    nets = build_networks(name, model, seed=cfg.seed)
+    return nets, make_optimizers(name, nets, cfg), x, cfg, model
+
+
 def sdot_case():
     g = torch.Generator().manual_seed(3)
     z = torch.randn(150, 4, generator=g) * torch.linspace(0.5, 2.0, 4)
@@ -74,6 +85,10 @@ def run_cases(tmp: Path, rank: int) -> dict:
     res = refine_generator(ae, sampler, x, z, config=rcfg, checkpoint=tmp / f"refine-rank{rank}.safetensors")
     out["refine_history"] = res.history
     out["generator"], out["discriminator"] = res.generator.state_dict(), res.discriminator.state_dict()
+    for name in BASELINES:
+        nets, opts, xb, bcfg, model = baseline_case(name)
+        out[f"{name}_history"] = train_epochs(nets, opts, xb, bcfg, model=model)
+        out[name] = nets.state_dict()
     z, params = sdot_case()
     fitted = make_sampler("sdot", **params).fit(z)
     out["sdot_potential"], out["sdot_converged"] = fitted.result_.potential, fitted.result_.converged
@@ -158,6 +173,14 @@ def test_refinement_steps_of_two_processes_equal_one_process(two_ranks, one_proc
     assert_states_close(r0["generator"], one_process["generator"], atol=1e-5)
     assert_states_close(r0["discriminator"], one_process["discriminator"], atol=1e-5)
     assert_histories_close(r0["refine_history"], one_process["refine_history"], rel=1e-4)
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_baseline_steps_of_two_processes_equal_one_process(two_ranks, one_process, name):
+    _, (r0, r1) = two_ranks
+    assert all(torch.equal(r0[name][k], r1[name][k]) for k in r0[name])
+    assert_states_close(r0[name], one_process[name], atol=1e-5)  # wae-mmd: the MMD of the gathered codes
+    assert_histories_close(r0[f"{name}_history"], one_process[f"{name}_history"], rel=1e-4)
 
 
 def test_distributed_sdot_potential_equals_one_process(two_ranks, one_process):

@@ -45,7 +45,7 @@ from torch import nn
 
 from aeot.errors import AeotError, ConfigError
 
-__all__ = ["BACKENDS", "Launch", "active", "all_sum", "alone", "barrier", "check_batch", "check_resume", "choose_backend",
+__all__ = ["BACKENDS", "Launch", "active", "all_gather", "all_sum", "alone", "barrier", "check_batch", "check_resume", "choose_backend",
            "global_mean", "has_batch_norm", "init_from_env", "is_main", "launch_from_env", "launch_record",
            "main_only", "on_main", "rank", "shard", "shard_range", "world_size", "wrap_ddp"]
 
@@ -277,6 +277,38 @@ def all_sum(values: list[float]) -> list[float]:
     t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+class _AllGather(torch.autograd.Function):
+    """Concatenate equal-sized tensors of all ranks; the backward pass sums the ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, t.contiguous())
+        ctx.rank, ctx.n = dist.get_rank(), t.shape[0]
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.n : (ctx.rank + 1) * ctx.n]
+
+
+def all_gather(t: torch.Tensor) -> torch.Tensor:
+    """The global batch of a per-sample tensor ``t`` (n_local, ...): every rank's share, in rank order.
+
+    For a loss that is not a mean over samples (the MMD of WAE): each rank computes it on the
+    gathered tensor; the backward pass sums the ranks' gradients of their share, so after
+    DDP's average the gradient is that of the loss on the global batch. The shares must have
+    equal sizes (a global batch that is a multiple of the processes, :func:`check_batch`).
+    """
+    return _AllGather.apply(t) if active() else t
 
 
 def check_batch(name: str, batch_size: int) -> None:
