@@ -206,7 +206,8 @@ def test_a_batch_the_processes_cannot_share_is_refused(two_ranks, one_process):
 # ----------------------------------------------------------------------------- the pure parts
 def test_launch_from_env_reads_torchrun_and_refuses_nonsense():
     assert distributed.launch_from_env({}) == distributed.Launch(0, 1, 0)
-    assert distributed.launch_from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == distributed.Launch(3, 4, 1)
+    env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}
+    assert distributed.launch_from_env(env) == distributed.Launch(3, 4, 1)
     for env in ({"RANK": "4", "WORLD_SIZE": "4"}, {"RANK": "x", "WORLD_SIZE": "2"}, {"WORLD_SIZE": "0"}):
         with pytest.raises(AeotError, match="torchrun"):
             distributed.launch_from_env(env)

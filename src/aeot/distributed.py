@@ -45,9 +45,9 @@ from torch import nn
 
 from aeot.errors import AeotError, ConfigError
 
-__all__ = ["BACKENDS", "Launch", "active", "all_gather", "all_sum", "alone", "barrier", "check_batch", "check_resume", "choose_backend",
-           "global_mean", "has_batch_norm", "init_from_env", "is_main", "launch_from_env", "launch_record",
-           "main_only", "on_main", "rank", "shard", "shard_range", "world_size", "wrap_ddp"]
+__all__ = ["BACKENDS", "Launch", "active", "all_gather", "all_sum", "alone", "barrier", "check_batch", "check_resume",
+           "choose_backend", "global_mean", "has_batch_norm", "init_from_env", "is_main", "launch_from_env",
+           "launch_record", "main_only", "on_main", "rank", "shard", "shard_range", "world_size", "wrap_ddp"]
 
 BACKENDS = ("auto", "gloo", "nccl")
 _ALONE: contextvars.ContextVar[bool] = contextvars.ContextVar("aeot_distributed_alone", default=False)
