@@ -316,3 +316,20 @@ def test_torchrun_with_a_batch_the_processes_cannot_share_stops_every_rank_with_
     assert "batch_size 63 is the global batch and must be a multiple of the 2 processes" in lines[0]
     assert "exitcode  : 2" in proc.stderr
     assert not (tmp_path / "r").exists()  # rank 0 removed the run it had started
+
+
+@pytest.mark.parametrize("main_rank", [True, False])
+def test_only_rank_0_prints_progress(monkeypatch, main_rank):
+    import io
+
+    from aeot.cli.baseline import BaselineProgress
+
+    monkeypatch.setattr(distributed, "is_main", lambda: main_rank)
+    buf = io.StringIO()
+    progress = BaselineProgress()
+    progress.bars.log = progress.bars.stream = buf
+    progress({"event": "stage", "stage": "data", "message": "loading digits"})
+    progress({"event": "baseline_epoch", "name": "vae", "epoch": 1, "epochs": 2, "seconds": 0.5, "loss": 1.5})
+    progress.close()
+    assert ("[vae] epoch 1/2: loss 1.5" in buf.getvalue()) == main_rank
+    assert ("[data] loading digits" in buf.getvalue()) == main_rank

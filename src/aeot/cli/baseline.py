@@ -59,6 +59,8 @@ class BaselineProgress:
         self.bars = TqdmProgress()
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if not self.bars.shown:  # under torchrun rank 0 alone reports
+            return
         if event.get("event") == "baseline_epoch":
             losses = ", ".join(f"{k} {v:.4g}" for k, v in event.items()
                                if isinstance(v, float) and k != "seconds")
