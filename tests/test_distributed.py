@@ -333,3 +333,45 @@ def test_only_rank_0_prints_progress(monkeypatch, main_rank):
     progress.close()
     assert ("[vae] epoch 1/2: loss 1.5" in buf.getvalue()) == main_rank
     assert ("[data] loading digits" in buf.getvalue()) == main_rank
+
+
+REPRODUCE_WORKER = textwrap.dedent(
+    """
+    import sys
+    import torch
+    import torch.distributed as dist
+    sys.path.insert(0, sys.argv[2])
+    from test_reproduce import TINY
+    from aeot.experiments.reproduce import preset_config, reproduce
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo")
+    reproduce(preset_config("digits", "budget", **TINY), sys.argv[1], command="pytest")
+    dist.destroy_process_group()
+    """
+)
+
+
+@pytest.mark.slow
+def test_reproduce_under_two_processes_writes_the_files_of_one_process(tmp_path):
+    here = str(Path(__file__).parent / "experiments")
+    sys.path.insert(0, here)
+    try:
+        from test_reproduce import TINY
+    finally:
+        sys.path.remove(here)
+    from aeot.experiments.reproduce import preset_config, reproduce
+
+    reproduce(preset_config("digits", "budget", **TINY), tmp_path / "one", command="pytest")
+    (tmp_path / "worker.py").write_text(REPRODUCE_WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([*TORCHRUN, str(tmp_path / "worker.py"), str(tmp_path / "two"), here],
+                          capture_output=True, text=True, timeout=900, check=False, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert files_of(tmp_path / "two") == files_of(tmp_path / "one")
+    import json
+
+    rows = [json.loads((tmp_path / r / "results.json").read_text())["rows"] for r in ("one", "two")]
+    assert [r["method"] for r in rows[1]] == [r["method"] for r in rows[0]] and len(rows[0]) > 10
+    record = json.loads((tmp_path / "two" / "ae-conv" / "config.json").read_text())["distributed"]
+    assert record["world_size"] == 2

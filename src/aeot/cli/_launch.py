@@ -18,7 +18,7 @@ from aeot.errors import ConfigError
 
 __all__ = ["DISTRIBUTED_COMMANDS", "add_backend_option", "run_launched"]
 
-DISTRIBUTED_COMMANDS = ("run", "train-ae", "sample", "refine", "classifier train", "baseline train")
+DISTRIBUTED_COMMANDS = ("run", "train-ae", "sample", "refine", "classifier train", "baseline train", "reproduce")
 
 
 def add_backend_option(p: argparse.ArgumentParser) -> None:
