@@ -305,6 +305,19 @@ def test_torchrun_aeot_run_writes_the_files_of_one_process_once(tmp_path):
     hist = [json.loads((tmp_path / r / "history.json").read_text())["train_mse"] for r in ("one", "two")]
     assert hist[1] == pytest.approx(hist[0], rel=1e-5)  # mlp: no batch norm, the same training
 
+    # killed after epoch 1 under torchrun, resumed by one process: well defined without batch norm
+    half = [*TINY_RUN[:TINY_RUN.index("--epochs")], *TINY_RUN[TINY_RUN.index("--epochs") + 2:], "--out",
+            str(tmp_path / "half")]
+    first = subprocess.run([*TORCHRUN, "-m", "aeot", *half, "--epochs", "1"], capture_output=True, text=True,
+                           timeout=600, check=False, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = subprocess.run([sys.executable, "-m", "aeot", *half, "--epochs", "2", "--resume"], capture_output=True,
+                            text=True, timeout=600, check=False, env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    resumed = json.loads((tmp_path / "half" / "history.json").read_text())["train_mse"]
+    assert resumed == pytest.approx(hist[0], rel=1e-5)
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["distributed"]["world_size"] == 1
+
 
 @pytest.mark.slow
 def test_torchrun_with_a_batch_the_processes_cannot_share_stops_every_rank_with_one_line(tmp_path):
