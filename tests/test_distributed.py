@@ -388,3 +388,23 @@ def test_reproduce_under_two_processes_writes_the_files_of_one_process(tmp_path)
     assert [r["method"] for r in rows[1]] == [r["method"] for r in rows[0]] and len(rows[0]) > 10
     record = json.loads((tmp_path / "two" / "ae-conv" / "config.json").read_text())["distributed"]
     assert record["world_size"] == 2
+
+
+def test_resuming_a_batch_norm_run_of_2_gloo_processes_with_1_is_refused(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run"
+    small = ["--data", "digits", "--arch", "infogan", "--width", "0.25", "--latent-dim", "4", "--n-train", "64",
+             "--n-test", "32", "--batch-size", "32", "--device", "cpu", "--out", str(out)]
+    assert main(["train-ae", *small, "--epochs", "1"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["distributed"] == {"world_size": 1, "backend": "none", "batch_norm_statistics": "global",
+                                     "batch_size": "global, split evenly over the processes"}
+    config["distributed"].update(world_size=2, backend="gloo", batch_norm_statistics="per-process")
+    (out / "config.json").write_text(json.dumps(config))  # as a run of `torchrun --nproc_per_node 2` writes it
+    capsys.readouterr()
+    assert main(["train-ae", *small, "--epochs", "2", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trained with 2 process(es), now 1" in err[0]
+    assert "resume with torchrun --nproc_per_node 2" in err[0]
+    assert json.loads((out / "history.json").read_text())["epoch"] == [1]  # nothing was trained or rewritten
