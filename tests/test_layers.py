@@ -23,7 +23,7 @@ LAYERS = [
     ("aeot.evaluation", 3), ("aeot.eval_report", 3),
     ("aeot.train", 2), ("aeot.samplers", 2), ("aeot.metrics", 2), ("aeot.model", 2), ("aeot.plots", 2),
     ("aeot.nets", 1), ("aeot.data", 1), ("aeot.ot", 1),
-    ("aeot.io", 0), ("aeot.staging", 0), ("aeot.progress", 0), ("aeot._validation", 0), ("aeot.errors", 0),
+    ("aeot.io", 0), ("aeot.distributed", 0), ("aeot.staging", 0), ("aeot.progress", 0), ("aeot._validation", 0), ("aeot.errors", 0),
     ("aeot._version", 0),
 ]
 RUN_FILES = ("config.json", "report.md", "metrics.json", "history.json", "evaluation.json", "baseline.json",

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from aeot import distributed
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object, save_checkpoint
 from aeot.nets import make_autoencoder
@@ -77,6 +78,7 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
         raise ConfigError(
             f"{run_dir} already holds a trained autoencoder; pass --resume to continue it or choose another --out"
         )
+    saved: dict = {}
     if resume and RunDir(run_dir).config.is_file():
         saved = read_json_object(RunDir(run_dir).config, what="run config")
         check_resume_matches(asdict(read_run_config(run_dir)), saved.get("model_resolved"), asdict(cfg),
@@ -90,11 +92,14 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
         torch.manual_seed(cfg.train.seed)
         model = make_autoencoder(**model_kwargs)  # a bad architecture setting fails here, before any write
     model = model.to(device)
-    if resume:
+    if saved:  # resumed with another number of processes: only where that is well defined
+        distributed.check_resume(saved.get("distributed"), model, where=str(run_dir))
+    if resume and distributed.is_main():
         remove_orphans(run_dir, subdirs=(RunDir.REFINE,))
     created = not run_dir.exists()
-    write_config(run_dir, cfg, device=device, extra={"model_resolved": model_kwargs,
-                                                      "data_meta": {"train": train.meta, "test": test.meta}})
+    distributed.on_main(write_config, run_dir, cfg, device=device, extra={
+        "model_resolved": model_kwargs, "data_meta": {"train": train.meta, "test": test.meta},
+        "distributed": distributed.launch_record(model)})
     emit(progress, event="stage", stage="train-ae",
           message=f"training {model_kwargs['arch']} autoencoder (latent {model_kwargs['latent_dim']}) "
                   f"on {train.x.shape[0]} images")
@@ -103,14 +108,18 @@ def train_ae_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", 
         history = train_autoencoder(model, train.x, config=cfg.train, x_val=test.x, checkpoint=ckpt,
                                     resume=resume and ckpt.exists(), progress=progress)
     except Exception:
-        if created and not ckpt.exists():  # a new run that failed before its first epoch: leave nothing
+        if created and not ckpt.exists() and distributed.is_main():  # failed before its first epoch: leave nothing
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     seconds = time.perf_counter() - t0
-    with staged(run_dir) as stage:
-        _write_autoencoder_outputs(stage, model, train, test, history, cfg, device)
+    distributed.on_main(_write_autoencoder_set, run_dir, model, train, test, history, cfg, device)  # rank 0 writes
     return {"train_mse": reconstruction_mse(model, train.x), "test_mse": reconstruction_mse(model, test.x),
             "train_seconds_this_call": seconds, "n_train": int(train.x.shape[0]), "n_test": int(test.x.shape[0])}
+
+
+def _write_autoencoder_set(run_dir: Path, *args) -> None:
+    with staged(run_dir) as stage:
+        _write_autoencoder_outputs(stage, *args)
 
 
 def _write_autoencoder_outputs(stage: Staging, model, train, test, history: dict, cfg: RunConfig,
@@ -165,8 +174,9 @@ def sample_stage(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     with torch.no_grad():
         images = decode_in_chunks(model.decode, z_gen).cpu()
     where = stage.path if stage is not None else (lambda name: run_dir / name)
-    save_sampler(where(RunDir.SAMPLER), sampler)
-    save_image_grid(images, where("samples.png"), nrow=10)
+    if distributed.is_main():  # every rank fitted the sampler (sdot: sharing its samples); rank 0 writes
+        save_sampler(where(RunDir.SAMPLER), sampler)
+        save_image_grid(images, where("samples.png"), nrow=10)
     detail = sampler.describe() if hasattr(sampler, "describe") else None
     return {"sampler": cfg.sampler.name, "sampler_fit_seconds": fit_seconds, "n_samples": cfg.n_samples,
             **({"sampler_detail": detail} if detail else {})}
@@ -194,9 +204,10 @@ def resample_run(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu",
     summary = {k: v for k, v in old.items() if k not in dropped}
     with staged(run_dir) as stage:
         summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
-        write_config(run_dir, cfg, device=device, path=stage.path(RunDir.CONFIG),
-                     extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
-        report_stage(cfg, run_dir, summary, stage=stage)
+        if distributed.is_main():
+            write_config(run_dir, cfg, device=device, path=stage.path(RunDir.CONFIG),
+                         extra={k: v for k, v in saved.items() if k not in ("aeot_version", "device", "config")})
+            report_stage(cfg, run_dir, summary, stage=stage)
     return {**summary, "report": str(RunDir(run_dir).report)}
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aeot import distributed
 from aeot._version import __version__
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_bytes, atomic_write_json, load_checkpoint, read_json, save_checkpoint
@@ -85,6 +86,8 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     fid_n = check_fid_n(DEFAULT_FID_N if fid_n is None else fid_n)
 
     ae = load_autoencoder(RunDir(run_dir).autoencoder, device=device)
+    if resume and ckpt.exists() and RunDir(out).config.exists():  # another number of processes: where well defined
+        distributed.check_resume(read_json(RunDir(out).config).get("distributed"), ae, where=str(out))
     latents, _ = load_checkpoint(RunDir(run_dir).latents, kind="Latents")
     z = latents["z"].to(device)
     x = load_data(run_cfg.data, "train").x
@@ -101,17 +104,19 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     else:
         emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
         sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress)
-        save_sampler(RunDir(out).sampler, sampler)
+        distributed.on_main(save_sampler, RunDir(out).sampler, sampler)
         sampler_info = {"name": sampler_name, "params": sampler.get_params(), "fitted_here": True}
     fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
     if fid:
         emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
         gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
         z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
-        fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
+        fid_cb, fid_info = distributed.main_only(fid_callback_for_run, run_dir, n=fid_n, device=device, latents=z_fid,
+                                                 progress=progress) or (None, {})  # rank 0 measures FID
         callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
-    atomic_write_json(RunDir(out).config, {"aeot_version": __version__, "device": device, "refine": asdict(config),
-                                            "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})
+    distributed.on_main(atomic_write_json, RunDir(out).config, {
+        "aeot_version": __version__, "device": device, "refine": asdict(config), "sampler": sampler_info,
+        "dataset": run_cfg.data.name, "fid": fid_info, "distributed": distributed.launch_record(ae)})
     emit(progress, event="stage", stage="refine",
           message=f"AE-OT-GAN: {config.epochs} epochs, R={config.lr_ratio:g}, T={config.g_steps}, "
                   f"lr_G={config.lr:g}, sampler {sampler_info['name']!r}")
@@ -119,6 +124,12 @@ def refine_stage(run_dir: str | Path, config: RefineConfig | None = None, *, sam
     res = refine_generator(ae, sampler, x, z, config=config, checkpoint=ckpt, resume=resume and ckpt.exists(),
                            progress=progress, callbacks=callbacks)
     seconds = time.perf_counter() - t0
+    return distributed.on_main(_write_refine_outputs, out, ae, res, config, sampler, sampler_info, device, seconds)
+
+
+def _write_refine_outputs(out: Path, ae, res, config: RefineConfig, sampler, sampler_info: dict[str, Any],
+                          device: str, seconds: float) -> dict[str, Any]:
+    """The refinement's files in ``out`` (rank 0 under torchrun); returns the summary."""
     save_checkpoint(RunDir(out).generator, kind=GENERATOR_KIND, state=res.generator.state_dict(),
                     config=ae.config)
     atomic_write_json(RunDir(out).history, res.history)
@@ -174,7 +185,7 @@ def refine_and_report(run_dir: str | Path, config: RefineConfig | None = None, *
     metrics_path = RunDir(run_dir).metrics
     base = read_json(metrics_path, what="run metrics") if metrics_path.is_file() else {}
     base = {k: v for k, v in base.items() if k != "aeot_version"}
-    report = report_stage(read_run_config(run_dir), run_dir, base)
+    report = distributed.on_main(report_stage, read_run_config(run_dir), run_dir, base)
     return {**summary, "report": str(report)}
 
 

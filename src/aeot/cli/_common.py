@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from aeot import distributed
 from aeot.errors import AeotError
 from aeot.ot.semidiscrete import solve_semidiscrete
 
@@ -148,8 +149,11 @@ class TqdmProgress:
         self.log = log  # stage lines (stdout): stderr keeps only bars and the error line
         self.bar = None
         self.stop_rules = stop_rules or {}
+        self.shown = distributed.is_main()  # under torchrun rank 0 alone draws the bars
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if not self.shown:
+            return
         kind = event.get("event")
         if kind == "stage":
             self.close()

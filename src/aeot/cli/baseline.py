@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.cli._launch import add_backend_option
 from aeot.data import list_datasets
 from aeot.nets import list_autoencoders
 from aeot.run.baseline import train_baseline
@@ -43,9 +44,11 @@ def add_baseline_parser(sub) -> None:
     g.add_argument("--width", type=float, default=None, help="channel multiplier of the convolutional architectures")
     g = b.add_argument_group("training (defaults: the method's paper settings)")
     g.add_argument("--epochs", type=int, default=100, help="default 100")
-    g.add_argument("--batch-size", type=int, default=None, help="default: vae, wae-mmd 100; gan, wgan-gp 64")
+    g.add_argument("--batch-size", type=int, default=None, help="default: vae, wae-mmd 100; gan, wgan-gp 64; under "
+                   "torchrun the global batch (a multiple of the processes)")
     g.add_argument("--lr", type=float, default=None, help="Adam step (default: vae, wae-mmd 1e-3; gan 2e-4; wgan-gp 1e-4)")
     g.add_argument("--seed", type=int, default=0)
+    add_backend_option(b)
     b.set_defaults(func=cmd_baseline_train)
 
 
@@ -56,6 +59,8 @@ class BaselineProgress:
         self.bars = TqdmProgress()
 
     def __call__(self, event: dict[str, Any]) -> None:
+        if not self.bars.shown:  # under torchrun rank 0 alone reports
+            return
         if event.get("event") == "baseline_epoch":
             losses = ", ".join(f"{k} {v:.4g}" for k, v in event.items()
                                if isinstance(v, float) and k != "seconds")

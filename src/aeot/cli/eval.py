@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.cli._launch import add_backend_option
 from aeot.data import list_datasets
 from aeot.eval_report import compare_runs, summary_lines
 from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
@@ -28,10 +29,12 @@ def add_eval_parsers(sub) -> None:
     c.add_argument("--out", type=Path, default=None, help="weights file (default: $AEOT_CACHE or "
                    "~/.cache/aeot, classifiers/<data>.safetensors, where evaluate looks)")
     c.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
-    c.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    c.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help=f"default {d.batch_size}; under torchrun the global batch (a multiple of the processes)")
     c.add_argument("--lr", type=float, default=d.lr, help=f"default {d.lr}")
     c.add_argument("--seed", type=int, default=d.seed)
     add_device_option(c)
+    add_backend_option(c)
     c.set_defaults(func=cmd_classifier)
     p = sub.add_parser("evaluate", help="metrics of a finished run (FID, IS, precision/recall, KID, coverage, "
                        f"latent OT) into {RunDir.METRICS} and {RunDir.REPORT}")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
+from aeot.cli._launch import add_backend_option
 from aeot.experiments.reproduce import PRESETS, preset_config, reproduce
 from aeot.experiments.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
 
@@ -29,6 +30,7 @@ def add_reproduce_parser(sub) -> None:
     p.add_argument("--n-eval", dest="n_eval", type=int, default=None, help="generated images per row")
     p.add_argument("--seed", type=int, default=None)
     add_device_option(p)
+    add_backend_option(p)
     p.set_defaults(func=cmd_reproduce, preset=None)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aeot.cli._common import SDOT_FIELDS, TqdmProgress, add_device_option, resolve_device, sdot_stop_rule
+from aeot.cli._launch import add_backend_option
 from aeot.data import describe_datasets, list_datasets
 from aeot.errors import ConfigError
 from aeot.nets import list_autoencoders
@@ -34,18 +35,22 @@ def add_run_parsers(sub) -> None:
     p.add_argument("--refine-epochs", dest="refine_epochs", type=int, default=None,
                    help="refinement epochs (default: the dataset's preset)")
     _add_fid_options(p)
+    add_backend_option(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("train-ae", help="train an autoencoder into a run directory")
     _add_run_options(p, with_sampler=False)
+    add_backend_option(p)
     p.set_defaults(func=cmd_train_ae)
     p = sub.add_parser("sample", help="re-fit the latent sampler of a finished run (keeps its autoencoder) and rewrite its report")
     p.add_argument("--run", "--out", dest="out", type=Path, required=True, metavar="RUN_DIR",
                    help="the run directory to re-sample, in place (--out: the older name of this option)")
     add_device_option(p)
     _add_sampler_options(p, param_help="a sampler hyperparameter, e.g. steps=2000 (JSON values; repeatable)")
+    add_backend_option(p)
     p.set_defaults(func=cmd_sample)
     p = sub.add_parser("refine", help="AE-OT-GAN: train the decoder of a finished run as a GAN generator (An et al. (ECCV 2020) §3.3)")
     _add_refine_options(p)
+    add_backend_option(p)
     p.set_defaults(func=cmd_refine)
     p = sub.add_parser("datasets", help="list the datasets and where each comes from")
     p.set_defaults(func=cmd_datasets)
@@ -73,7 +78,9 @@ def _add_run_options(p: argparse.ArgumentParser, *, with_sampler: bool) -> None:
     g.add_argument("--width", dest="model.params.width", type=float, default=S,
                    help="channel multiplier of the convolutional architectures (default 1.0)")
     g.add_argument("--epochs", dest="train.epochs", type=int, default=S)
-    g.add_argument("--batch-size", dest="train.batch_size", type=int, default=S)
+    g.add_argument("--batch-size", dest="train.batch_size", type=int, default=S,
+                   help="images per step; under torchrun the global batch, split evenly over the processes "
+                        "(a multiple of their number)")
     g.add_argument("--lr", dest="train.lr", type=float, default=S)
     g.add_argument("--seed", dest="train.seed", type=int, default=S)
     if with_sampler:
@@ -102,7 +109,8 @@ def _add_refine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default=None, choices=sorted(REFINE_PRESETS),
                    help="start from this dataset's preset (default: the run's dataset), e.g. celeba for image-folder")
     g.add_argument("--epochs", dest="r.epochs", type=int, default=S)
-    g.add_argument("--batch-size", dest="r.batch_size", type=int, default=S, help="images per fake (and real) batch")
+    g.add_argument("--batch-size", dest="r.batch_size", type=int, default=S, help="images per fake (and real) batch; under torchrun "
+                   "the global batch (a multiple of the processes)")
     g.add_argument("--ratio", dest="r.ratio", type=float, default=S, help="generated : reconstructed (paper: 3)")
     g.add_argument("--lr", dest="r.lr", type=float, default=S, help="lr_G (paper: 2e-5)")
     g.add_argument("--lr-ratio", dest="r.lr_ratio", type=float, default=S, help="R, lr_D = lr_G / R (> 1)")

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from aeot import distributed
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
@@ -165,7 +166,8 @@ class Stages:
 
     def __init__(self, out: Path, progress: Progress | None):
         self.out, self.progress = out, progress
-        (out / "stages").mkdir(parents=True, exist_ok=True)
+        if distributed.is_main():
+            (out / "stages").mkdir(parents=True, exist_ok=True)
 
     def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         marker = self.out / "stages" / f"{name}.json"
@@ -184,7 +186,8 @@ class Stages:
         t0 = time.perf_counter()
         result = fn()
         seconds = time.perf_counter() - t0
-        atomic_write_json(marker, {"settings": settings, "result": result, "seconds": seconds})
+        # rank 0 writes the record; every rank waits for it here, so all decide alike on the next stage
+        distributed.on_main(atomic_write_json, marker, {"settings": settings, "result": result, "seconds": seconds})
         emit_stage(self.progress, "reproduce", f"{name}: done in {seconds:.0f} s")
         return result
 
@@ -200,7 +203,7 @@ def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int
 def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     resume = RunDir(run_dir).checkpoint.exists()
     if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
-        shutil.rmtree(run_dir)
+        distributed.on_main(shutil.rmtree, run_dir)
     res = train_ae_stage(run_cfg, run_dir, device=device, resume=resume, progress=progress)
     return {k: res[k] for k in ("train_mse", "test_mse", "n_train", "n_test")} | {
         "train_seconds": res["train_seconds_this_call"]}
@@ -209,6 +212,13 @@ def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) ->
 def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
     sampler fitted by :func:`aeot.pipeline.resample_run` (what ``aeot sample`` does)."""
+    distributed.on_main(_share_autoencoder, ae_dir, run_dir)  # rank 0 links the files; every rank reads them
+    res = resample_run(run_cfg, run_dir, device=device, progress=progress)
+    return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"],
+            "latent_map": res.get("sampler_detail")}  # e.g. the extended map of sdot and its epsilon
+
+
+def _share_autoencoder(ae_dir: Path, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in (RunDir.CONFIG, *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
         if (ae_dir / name).exists():
@@ -218,9 +228,6 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
                 os.link(ae_dir / name, dst)
             except OSError:
                 shutil.copy2(ae_dir / name, dst)
-    res = resample_run(run_cfg, run_dir, device=device, progress=progress)
-    return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"],
-            "latent_map": res.get("sampler_detail")}  # e.g. the extended map of sdot and its epsilon
 
 
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
@@ -284,12 +291,12 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
             diff = _first_difference(old, settings)
             raise ConfigError(f"{out} holds a reproduction with other settings ({diff}); "
                               f"use another --out, or the same preset and options as before")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(saved_cfg, {"config": asdict(cfg), "command": command})
+    distributed.on_main(atomic_write_json, saved_cfg, {"config": asdict(cfg), "command": command})
     st = Stages(out, progress)
     t_start = time.perf_counter()
     stages: dict[str, Any] = {}
-    stages["classifier"] = st.run("classifier", {"dataset": cfg.dataset}, lambda: _ensure_classifier(cfg, device, progress))
+    stages["classifier"] = st.run("classifier", {"dataset": cfg.dataset},  # rank 0 alone (as the evaluations)
+                                  lambda: distributed.on_main(_ensure_classifier, cfg, device, progress))
 
     mlp_cfg = _run_config(cfg, arch="mlp", latent_dim=cfg.mlp_latent, epochs=cfg.mlp_epochs)
     ae_mlp = out / "ae-mlp"
@@ -331,10 +338,11 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
     for row in rows:
         key = "eval-" + row["dir"].name + ("-refined" if row["generator"] == "refined" else "")
         row["metrics"] = st.run(key, {"n_eval": cfg.n_eval, "seed": cfg.seed},
-                                lambda: _evaluate(row["dir"], cfg, device, row["generator"], progress))
+                                lambda: distributed.on_main(_evaluate, row["dir"], cfg, device, row["generator"],
+                                                            progress))
     wall = time.perf_counter() - t_start
-    return write_outputs(cfg, out, rows, stages, seconds=stage_seconds(out), command=command, device=device,
-                         wall_this_call=wall)
+    return distributed.on_main(write_outputs, cfg, out, rows, stages, seconds=stage_seconds(out), command=command,
+                               device=device, wall_this_call=wall)
 
 
 def stage_seconds(out: str | Path) -> dict[str, float]:

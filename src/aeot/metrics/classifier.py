@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aeot import distributed
 from aeot._validation import check_positive_int, check_positive_number
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, load_module_state, save_checkpoint
@@ -107,9 +108,15 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, *, n_classes: int, config
                      x_test: torch.Tensor | None = None, y_test: torch.Tensor | None = None,
                      device: torch.device | str = "cpu",
                      progress: Callable[[dict[str, Any]], None] | None = None) -> tuple[DomainClassifier, dict[str, Any]]:
-    """Train a :class:`DomainClassifier` on images ``x`` (N, 1, H, W) and labels ``y`` (N,); returns (model, summary)."""
+    """Train a :class:`DomainClassifier` on images ``x`` (N, 1, H, W) and labels ``y`` (N,); returns (model, summary).
+
+    Under a process group (:mod:`aeot.distributed`) each rank trains on its share of every
+    global batch of ``config.batch_size`` images through DistributedDataParallel (batch norm
+    statistics per process on gloo); the reported losses are those of the global batches.
+    """
     config = config or ClassifierConfig()
     config.validate()
+    distributed.check_batch("classifier batch_size", config.batch_size)
     check_images(x, name="training images", channels=(1,))
     if y is None or y.shape != (x.shape[0],):
         raise ConfigError("the classifier needs one integer label per training image; this dataset has none")
@@ -117,6 +124,7 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, *, n_classes: int, config
         torch.manual_seed(config.seed)
         model = DomainClassifier(n_classes=n_classes, width=config.width, feature_dim=config.feature_dim)
     model = model.to(device).train()
+    net = distributed.wrap_ddp(model)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     n_batches = -(-x.shape[0] // config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * n_batches)
@@ -127,14 +135,15 @@ def train_classifier(x: torch.Tensor, y: torch.Tensor, *, n_classes: int, config
         perm = torch.randperm(x.shape[0], generator=g)
         total = 0.0
         for i in range(0, x.shape[0], config.batch_size):
-            idx = perm[i : i + config.batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            loss = F.cross_entropy(model(xb), yb)
+            idx = perm[i : i + config.batch_size]  # (m,) the global batch
+            mine = idx[distributed.shard(idx.numel())]  # this rank's share
+            xb, yb = x[mine].to(device), y[mine].to(device)
+            loss = distributed.global_mean(F.cross_entropy(net(xb), yb), mine.numel(), idx.numel())
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * idx.numel()
+            total += distributed.all_sum([float(loss.detach())])[0] / distributed.world_size() * idx.numel()
         acc = accuracy(model, x_test, y_test) if x_test is not None else float("nan")
         history["epoch"].append(epoch)
         history["train_loss"].append(total / x.shape[0])
@@ -202,5 +211,5 @@ def train_dataset_classifier(dataset: str, *, out: str | Path | None = None, dat
                                       y_test=test.y, device=device, progress=progress)
     path = Path(out) if out is not None else default_classifier_path(dataset)
     info = {"dataset": dataset, "image_size": INPUT_SIZE, **summary}
-    save_classifier(path, model.cpu(), info)
+    distributed.on_main(save_classifier, path, model.cpu(), info)  # rank 0 writes, the others wait
     return {**info, "path": str(path)}

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot import distributed
 from aeot._version import __version__
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, load_module_state, read_json, save_checkpoint
@@ -102,8 +103,11 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
     model = json.loads(json.dumps(resolve_model(run_config, train.image_shape)))  # JSON types, as saved
     nets = build_networks(cfg.name, model, seed=cfg.seed, disc_params=cfg.disc_params).to(device)
     opts = make_optimizers(cfg.name, nets, cfg)
-    write_config(run_dir, run_config, device=str(device), extra={
-        "model_resolved": model, "data_meta": {"train": train.meta}, "baseline": asdict(cfg)})
+    if resume and run.config.is_file():  # another number of processes: only where well defined
+        distributed.check_resume(read_json(run.config).get("distributed"), nets, where=str(run_dir))
+    distributed.on_main(write_config, run_dir, run_config, device=str(device), extra={
+        "model_resolved": model, "data_meta": {"train": train.meta}, "baseline": asdict(cfg),
+        "distributed": distributed.launch_record(nets)})
     emit(progress, event="stage", stage=f"baseline-{cfg.name}",
           message=f"training {cfg.name} on {model['arch']} networks (latent {model['latent_dim']}) with "
                   f"{train.x.shape[0]} images, {cfg.epochs} epochs")
@@ -111,7 +115,13 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
     history = train_epochs(nets, opts, train.x.to(device), cfg, model=model, checkpoint=ckpt, resume=resume,
                            progress=progress)
     seconds = time.perf_counter() - t0
+    return distributed.on_main(_write_outputs, run_dir, cfg, model, nets, history, train, device, seconds)
 
+
+def _write_outputs(run_dir: Path, cfg: BaselineConfig, model: dict[str, Any], nets: nn.ModuleDict,
+                   history: dict[str, list], train, device: str, seconds: float) -> dict[str, Any]:
+    """The trained baseline's files (rank 0 under torchrun); returns the summary."""
+    run = RunDir(run_dir)
     final = {k: v for k, v in nets.items() if k != "discriminator"}
     save_checkpoint(run.baseline_model, kind=BASELINE_KIND,
                     state={k: m.state_dict() for k, m in final.items()}, config={"name": cfg.name, "model": model})

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aeot import distributed
 from aeot.pipeline import sample_stage, train_ae_stage
 from aeot.preflight import check_run_config
 from aeot.progress import Progress
@@ -23,7 +24,7 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", re
     """The main job: train the AE, fit the sampler, decode, write the report, then evaluate.
 
     ``evaluate``: :func:`aeot.run.evaluate.evaluate_run` with domain-classifier features on
-    ``RUN_HOOK_N`` samples; without a cached classifier one is trained into the cache
+    ``RUN_HOOK_N`` samples, on rank 0 alone under torchrun; without a cached classifier one is trained into the cache
     for small datasets (digits, mnist-5k: seconds), else the classifier metrics are skipped
     with a note in the report naming ``aeot classifier train``.
     """
@@ -33,8 +34,8 @@ def run_pipeline(cfg: RunConfig, run_dir: str | Path, *, device: str = "cpu", re
     with staged(run_dir) as stage:  # sampler, samples, metrics and report: as one set
         summary.update(sample_stage(cfg, run_dir, device=device, progress=progress, stage=stage))
         summary["total_seconds_this_call"] = time.perf_counter() - t0
-        report = report_stage(cfg, run_dir, summary, stage=stage)
-    if evaluate:
-        summary["evaluation"] = evaluate_run(run_dir, n=RUN_HOOK_N, device=device, auto_classifier=True,
-                                             progress=progress)
+        report = distributed.on_main(report_stage, cfg, run_dir, summary, stage=stage)
+    if evaluate:  # on rank 0 alone (aeot.distributed.on_main); the other ranks wait for its result
+        summary["evaluation"] = distributed.on_main(evaluate_run, run_dir, n=RUN_HOOK_N, device=device,
+                                                    auto_classifier=True, progress=progress)
     return {**summary, "report": str(report)}

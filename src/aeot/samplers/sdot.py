@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from aeot import distributed
 from aeot.errors import ConfigError
 from aeot.ot.extended import MODES, Triangulation, apply_extended_map, default_epsilon, resolve_mode, sample_source
 from aeot.ot.semidiscrete import SemiDiscreteResult, solve_semidiscrete
@@ -55,7 +56,9 @@ class SDOTSampler(LatentSampler):
     (:func:`aeot.ot.extended.default_epsilon`), so about that fraction of the samples
     are interpolated. ``epsilon=0`` gives the plain OT map, i.e. resampling the codes.
     Duplicate codes are merged into one target carrying their summed mass
-    (``n_duplicates_`` counts the rows merged away).
+    (``n_duplicates_`` counts the rows merged away). Fitted under a process group
+    (:mod:`aeot.distributed`, e.g. ``torchrun ... aeot run``), the ranks share the solver's
+    Monte Carlo samples; the potential equals the one of a single process.
     """
 
     name: ClassVar[str] = "sdot"
@@ -122,7 +125,9 @@ class SDOTSampler(LatentSampler):
         if unique.shape[0] < codes.shape[0]:  # duplicate codes: one cell with their summed mass
             codes, weights = unique, counts.to(torch.float64) / codes.shape[0]
         self.n_duplicates_ = int(z.shape[0] - codes.shape[0])
-        result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress, **knobs)
+        # under torchrun every rank scores its share of the Monte Carlo samples (aeot.ot.distributed)
+        result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress,
+                                    distributed=distributed.active(), **knobs)
         self.codes_ = codes  # (n_unique, d)
         self.result_ = result
         self._tri = None

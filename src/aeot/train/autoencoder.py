@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from aeot import distributed
 from aeot._validation import check_int, check_positive_int, check_positive_number
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
@@ -94,8 +95,13 @@ def train_autoencoder(
     With ``checkpoint``, the model, optimizer, epoch and history are written atomically
     after every epoch; ``resume=True`` continues from that file. ``progress`` receives
     ``{"event": "batch", ...}`` and ``{"event": "epoch", ...}`` dictionaries.
+
+    Under a process group (:mod:`aeot.distributed`) each rank trains on its share of every
+    global batch of ``config.batch_size`` images through DistributedDataParallel, and only
+    rank 0 writes the checkpoint; the history holds the losses of the global batches.
     """
     config.validate()
+    distributed.check_batch("batch_size", config.batch_size)
     if not isinstance(x, torch.Tensor) or x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a non-empty tensor (N, ...), got {getattr(x, 'shape', type(x))}")
     if not torch.isfinite(x).all():
@@ -114,15 +120,16 @@ def train_autoencoder(
     n = x.shape[0]
     n_batches = math.ceil(n / config.batch_size)
     model.train()
+    net = distributed.wrap_ddp(model)  # trains through the wrapper; `model` is evaluated and saved
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
         perm = epoch_permutation(n, config.seed, epoch, device)
         running = 0.0
         for b in range(n_batches):
-            idx = perm[b * config.batch_size : (b + 1) * config.batch_size]
-            xb = x[idx]
-            loss = ((model(xb) - xb) ** 2).mean()
-            value = loss.item()
+            idx = perm[b * config.batch_size : (b + 1) * config.batch_size]  # (m,) the global batch
+            xb = x[idx[distributed.shard(idx.shape[0])]]  # this rank's share
+            loss = distributed.global_mean(((net(xb) - xb) ** 2).mean(), xb.shape[0], idx.shape[0])
+            value = distributed.all_sum([loss.item()])[0] / distributed.world_size()  # the global batch's loss
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"reconstruction loss became {value} at epoch {epoch + 1}; lower lr (now {config.lr})"
@@ -130,7 +137,7 @@ def train_autoencoder(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running += value * xb.shape[0]
+            running += value * idx.shape[0]
             if progress:
                 progress({"event": "batch", "epoch": epoch + 1, "epochs": config.epochs,
                           "batch": b + 1, "n_batches": n_batches, "loss": value})
@@ -138,7 +145,7 @@ def train_autoencoder(
         history["train_mse"].append(running / n)
         history["val_mse"].append(reconstruction_mse(model, x_val) if x_val is not None else float("nan"))
         history["seconds"].append(time.perf_counter() - t0)
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             save_checkpoint(
                 checkpoint,
                 kind=CHECKPOINT_KIND,

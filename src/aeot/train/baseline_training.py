@@ -57,6 +57,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot import distributed
 from aeot._validation import check_int
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
@@ -245,72 +246,99 @@ def _noise(g: torch.Generator, *shape: int, device: torch.device) -> torch.Tenso
     return torch.randn(*shape, generator=g).to(device)
 
 
-def _vae_step(nets, opts, cfg, x, step, g):
-    d = nets["decoder"].latent_dim
-    h = nets["encoder"](x)  # (n, 2d)
+# Each step gets the global batch ``x`` and draws the noise of the whole global batch, so that one
+# process and N processes see the same numbers; each rank keeps its share ``mine`` of both and
+# trains through the DDP wrappers ``par`` (the modules themselves: ``nets``). Losses are means over
+# the global batch (aeot.distributed.global_mean); WAE's MMD is computed on the gathered codes.
+def _vae_step(nets, par, opts, cfg, x, step, g):
+    n, d = x.shape[0], nets["decoder"].latent_dim
+    mine = distributed.shard(n)
+    eps = _noise(g, n, d, device=x.device)[mine]  # (m, d)
+    x = x[mine]
+    h = par["encoder"](x)  # (m, 2d)
     mu, logvar = h[:, :d], h[:, d:]
-    z = mu + (0.5 * logvar).exp() * _noise(g, x.shape[0], d, device=x.device)  # (n, d)
-    loss, rec, kl = vae_loss(nets["decoder"](z), x, mu, logvar, likelihood=cfg.likelihood, sigma=cfg.gaussian_sigma)
+    z = mu + (0.5 * logvar).exp() * eps  # (m, d)
+    losses = vae_loss(par["decoder"](z), x, mu, logvar, likelihood=cfg.likelihood, sigma=cfg.gaussian_sigma)
+    loss, rec, kl = (distributed.global_mean(t, x.shape[0], n) for t in losses)
     _check_finite(loss, cfg)
     _step(opts["ae"], loss)
     return {"loss": loss, "reconstruction": rec, "kl": kl}
 
 
-def _wae_step(nets, opts, cfg, x, step, g):
-    z = nets["encoder"](x)  # (n, d)
-    z_prior = _noise(g, *z.shape, device=x.device) * math.sqrt(cfg.prior_var)  # (n, d)
-    rec = wae_reconstruction(nets["decoder"](z), x)
-    mmd = mmd_imq(z, z_prior, prior_var=cfg.prior_var, scales=cfg.mmd_scales)
+def _wae_step(nets, par, opts, cfg, x, step, g):
+    n, d = x.shape[0], nets["decoder"].latent_dim
+    z_prior = _noise(g, n, d, device=x.device) * math.sqrt(cfg.prior_var)  # (n, d): the global batch's
+    x = x[distributed.shard(n)]
+    z = par["encoder"](x)  # (m, d)
+    rec = distributed.global_mean(wae_reconstruction(par["decoder"](z), x), x.shape[0], n)
+    mmd = mmd_imq(distributed.all_gather(z), z_prior, prior_var=cfg.prior_var, scales=cfg.mmd_scales)
     loss = rec + cfg.wae_lambda * mmd
     _check_finite(loss, cfg)
     _step(opts["ae"], loss)
     return {"loss": loss, "reconstruction": rec, "mmd": mmd}
 
 
-def _gan_step(nets, opts, cfg, x, step, g):
+def _gan_step(nets, par, opts, cfg, x, step, g):
     gen, disc, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    mine = distributed.shard(n)
+    noise = _noise(g, n, d, device=x.device)[mine]
+    x = x[mine]
+    m = x.shape[0]
     with torch.no_grad():
-        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
-    real_logits, fake_logits = disc(x), disc(fake)
-    d_loss = gan_discriminator_loss(real_logits, fake_logits)
+        fake = gen(noise)  # (m, C, H, W)
+    real_logits, fake_logits = par["discriminator"](x), par["discriminator"](fake)
+    d_loss = distributed.global_mean(gan_discriminator_loss(real_logits, fake_logits), m, n)
     _check_finite(d_loss, cfg)
     _step(opts["d"], d_loss)
-    out = {"d_loss": d_loss, "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean()}
+    out = {"d_loss": d_loss, "d_real": distributed.global_mean(torch.sigmoid(real_logits).mean(), m, n),
+           "d_fake": distributed.global_mean(torch.sigmoid(fake_logits).mean(), m, n)}
     if (step + 1) % cfg.n_critic == 0:
-        out["g_loss"] = gan_generator_loss(disc(gen(_noise(g, n, d, device=x.device))))
+        noise = _noise(g, n, d, device=x.device)[mine]
+        out["g_loss"] = distributed.global_mean(gan_generator_loss(disc(par["decoder"](noise))), m, n)
         _step(opts["g"], out["g_loss"])
     return out
 
 
-def _wgan_step(nets, opts, cfg, x, step, g):
+def _wgan_step(nets, par, opts, cfg, x, step, g):
     gen, critic, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    mine = distributed.shard(n)
+    noise = _noise(g, n, d, device=x.device)[mine]
+    eps = torch.rand(n, generator=g).to(x.device)[mine]  # (m,) interpolation weights
+    x = x[mine]
+    m = x.shape[0]
     with torch.no_grad():
-        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
-    eps = torch.rand(n, generator=g).to(x.device)  # (n,) interpolation weights
-    real_scores, fake_scores = critic(x), critic(fake)
-    gp = gradient_penalty(critic, x, fake, eps)
-    d_loss = wgan_critic_loss(real_scores, fake_scores, gp, gp_lambda=cfg.gp_lambda)
+        fake = gen(noise)  # (m, C, H, W)
+    real_scores, fake_scores = par["discriminator"](x), par["discriminator"](fake)
+    gp = gradient_penalty(critic, x, fake, eps)  # the module itself: DDP does not take autograd.grad
+    d_loss = distributed.global_mean(wgan_critic_loss(real_scores, fake_scores, gp, gp_lambda=cfg.gp_lambda), m, n)
     _check_finite(d_loss, cfg)
     _step(opts["d"], d_loss)
-    out = {"d_loss": d_loss, "wasserstein": real_scores.mean() - fake_scores.mean(), "gp": gp}
+    out = {"d_loss": d_loss, "wasserstein": distributed.global_mean(real_scores.mean() - fake_scores.mean(), m, n),
+           "gp": distributed.global_mean(gp, m, n)}
     if (step + 1) % cfg.n_critic == 0:
-        out["g_loss"] = wgan_generator_loss(critic(gen(_noise(g, n, d, device=x.device))))
+        noise = _noise(g, n, d, device=x.device)[mine]
+        out["g_loss"] = distributed.global_mean(wgan_generator_loss(critic(par["decoder"](noise))), m, n)
         _step(opts["g"], out["g_loss"])
     return out
 
 
-def _wgan_clip_step(nets, opts, cfg, x, step, g):
+def _wgan_clip_step(nets, par, opts, cfg, x, step, g):
     gen, critic, n, d = nets["decoder"], nets["discriminator"], x.shape[0], nets["decoder"].latent_dim
+    mine = distributed.shard(n)
+    noise = _noise(g, n, d, device=x.device)[mine]
+    x = x[mine]
+    m = x.shape[0]
     with torch.no_grad():
-        fake = gen(_noise(g, n, d, device=x.device))  # (n, C, H, W)
-    real_scores, fake_scores = critic(x), critic(fake)
-    d_loss = wasserstein_critic_loss(real_scores, fake_scores)
+        fake = gen(noise)  # (m, C, H, W)
+    real_scores, fake_scores = par["discriminator"](x), par["discriminator"](fake)
+    d_loss = distributed.global_mean(wasserstein_critic_loss(real_scores, fake_scores), m, n)
     _check_finite(d_loss, cfg)
     _step(opts["d"], d_loss)
     clip_weights_(critic, cfg.clip)
-    out = {"d_loss": d_loss, "wasserstein": real_scores.mean() - fake_scores.mean()}
+    out = {"d_loss": d_loss, "wasserstein": distributed.global_mean(real_scores.mean() - fake_scores.mean(), m, n)}
     if (step + 1) % cfg.n_critic == 0:
-        out["g_loss"] = wgan_generator_loss(critic(gen(_noise(g, n, d, device=x.device))))
+        noise = _noise(g, n, d, device=x.device)[mine]
+        out["g_loss"] = distributed.global_mean(wgan_generator_loss(critic(par["decoder"](noise))), m, n)
         _step(opts["g"], out["g_loss"])
     return out
 
@@ -319,7 +347,7 @@ STEPS = {"vae": _vae_step, "wae-mmd": _wae_step, "gan": _gan_step, "wgan": _wgan
 
 
 def _check_finite(loss: torch.Tensor, cfg: BaselineConfig) -> None:
-    v = loss.item()
+    v = distributed.all_sum([loss.item()])[0]  # every rank stops alike (a global mean summed over the ranks)
     if not math.isfinite(v):
         raise FloatingPointError(f"{cfg.name} loss became {v}; lower lr (now {cfg.lr})")
 
@@ -344,6 +372,10 @@ def train_epochs(nets: nn.ModuleDict, opts: dict[str, torch.optim.Optimizer], x:
     networks, optimizers, epoch and history are written atomically after every epoch;
     ``resume=True`` continues from that file. ``progress`` receives ``{"event": "step",
     "task": name, ...}`` per batch and ``{"event": "baseline_epoch", ...}`` per epoch.
+
+    Under a process group (:mod:`aeot.distributed`) each rank trains on its share of every
+    global batch of ``cfg.batch_size`` images (and of its noise) through DDP; rank 0 writes
+    the checkpoint; the history holds the losses of the global batches.
     """
     if x.shape[0] < 2:
         raise ValueError(f"a baseline needs at least 2 training images, got {x.shape[0]}")
@@ -355,9 +387,11 @@ def train_epochs(nets: nn.ModuleDict, opts: dict[str, torch.optim.Optimizer], x:
     device = x.device
     n = x.shape[0]
     bs = min(cfg.batch_size, n)
+    distributed.check_batch("baseline batch_size", bs)
     n_batches = n // bs  # the last incomplete batch is dropped (batch norm and the MMD need > 1 sample)
     step_fn = STEPS[cfg.name]
     nets.train()
+    par = {k: distributed.wrap_ddp(m) for k, m in nets.items()}  # the training forwards
     for epoch in range(start + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         perm = epoch_permutation(n, cfg.seed, epoch, device)
@@ -365,18 +399,20 @@ def train_epochs(nets: nn.ModuleDict, opts: dict[str, torch.optim.Optimizer], x:
         sums, counts = dict.fromkeys(keys, 0.0), dict.fromkeys(keys, 0)
         for b in range(n_batches):
             step = (epoch - 1) * n_batches + b
-            out = step_fn(nets, opts, cfg, x[perm[b * bs : (b + 1) * bs]], step, g)
-            for k, v in out.items():
-                sums[k] += v.item()
+            out = step_fn(nets, par, opts, cfg, x[perm[b * bs : (b + 1) * bs]], step, g)
+            values = dict(zip(out, (v / distributed.world_size()
+                                    for v in distributed.all_sum([v.item() for v in out.values()]))))
+            for k, v in values.items():
+                sums[k] += v
                 counts[k] += 1
             if progress:
                 progress({"event": "step", "task": cfg.name, "step": step + 1, "total": cfg.epochs * n_batches,
-                          "epoch": f"{epoch}/{cfg.epochs}", **{k: v.item() for k, v in out.items()}})
+                          "epoch": f"{epoch}/{cfg.epochs}", **values})
         history["epoch"].append(epoch)
         for k in keys:
             history[k].append(sums[k] / counts[k] if counts[k] else None)
         history["seconds"].append(time.perf_counter() - t0)
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             save_checkpoint(checkpoint, kind=CHECKPOINT_KIND,
                             state={"nets": {k: m.state_dict() for k, m in nets.items()},
                                    "opts": {k: o.state_dict() for k, o in opts.items()},

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from aeot import distributed
 from aeot._validation import check_positive_int
 from aeot.errors import CheckpointError, ConfigError, NotFittedError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
@@ -226,6 +227,12 @@ def refine_generator(
     autoencoder is not modified. ``callbacks`` are called at epoch 0 and after each epoch
     with an :class:`EpochView`; the numbers they return join the history (FID goes here).
     ``progress`` receives ``{"event": "step", "task": "refine", ...}`` per generator update.
+
+    Under a process group (:mod:`aeot.distributed`) every rank draws the same global batch
+    (pairs, generated latents, random real images) and trains on its share of each part
+    through DistributedDataParallel; losses are means over the global batch, so the updates
+    are those of one process. Only rank 0 writes the checkpoint; pass ``callbacks`` on the
+    ranks that should run them (the run layer passes its FID callback to rank 0 only).
     """
     from aeot.nets import make_discriminator
 
@@ -241,6 +248,7 @@ def refine_generator(
     x, z = x.to(device), z.to(device)
     n = x.shape[0]
     n_rec, n_gen = batch_composition(cfg.batch_size, cfg.ratio)
+    distributed.check_batch("refine batch_size", cfg.batch_size)
 
     generator = make_generator(autoencoder).to(device)
     encoder = copy.deepcopy(autoencoder.encoder).to(device).eval()
@@ -277,8 +285,9 @@ def refine_generator(
         out = {"eval_content_loss": float(content_loss(rec, x_eval, reduction=cfg.reduction)),
                "eval_feature_loss": float(feature_loss(_features(encoder, x_eval), _features(encoder, rec),
                                                        weights, reduction=cfg.reduction))}
-        for cb in callbacks:
-            out.update({k: float(v) for k, v in cb(EpochView(epoch, generator, sample_latents_for(epoch))).items()})
+        for cb in callbacks:  # as a single process: a callback on rank 0 alone must not wait for the others
+            with distributed.alone():
+                out.update({k: float(v) for k, v in cb(EpochView(epoch, generator, sample_latents_for(epoch))).items()})
         gen = generator(z_panel_gen)
         generator.train()
         return out, rec[: cfg.n_panel].cpu(), gen.cpu()
@@ -303,6 +312,9 @@ def refine_generator(
     n_iter = math.ceil(n / n_rec)
     generator.train()
     discriminator.train()
+    g_net = distributed.wrap_ddp(generator)  # the training forwards; the modules themselves elsewhere
+    d_net = distributed.wrap_ddp(discriminator)
+    world = distributed.world_size()
     for epoch in range(start + 1, cfg.epochs + 1):
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=_epoch_generator(cfg.seed, epoch, 0, torch.device("cpu"))).to(device)
@@ -311,45 +323,53 @@ def refine_generator(
         sums = dict.fromkeys(keys, 0.0)
         counts = dict.fromkeys(keys, 0)
         for it in range(n_iter):
-            idx = perm[it * n_rec : (it + 1) * n_rec]  # (n_rec,) paired triples
-            x_pair, z_pair = x[idx], z[idx]
+            idx = perm[it * n_rec : (it + 1) * n_rec]  # (m,) paired triples of the global batch
             z_gen = (sampler.sample(n_gen, generator=g_lat).to(device=device, dtype=z.dtype) if n_gen
                      else z.new_zeros((0, z.shape[1])))  # (n_gen, d)
             x_rand = x[torch.randint(n, (n_gen,), generator=g_real).to(device)]  # (n_gen, C, H, W)
+            m, mine_rec, mine_gen = idx.shape[0], distributed.shard(idx.shape[0]), distributed.shard(n_gen)
+            idx, z_gen, x_rand = idx[mine_rec], z_gen[mine_gen], x_rand[mine_gen]  # this rank's shares
+            x_pair, z_pair = x[idx], z[idx]
             z_fake = torch.cat([z_pair, z_gen])  # reconstructed first, then generated
+            n_all, n_mine = m + n_gen, z_fake.shape[0]  # images of each kind in the global batch, here
             if it % cfg.g_steps == 0:  # one D update per T generator updates
                 with torch.no_grad():
                     fake = generator(z_fake)
-                real_logits = discriminator(torch.cat([x_pair, x_rand]))
-                fake_logits = discriminator(fake)
-                d_loss = discriminator_loss(real_logits, fake_logits)
-                _check_finite("discriminator loss", d_loss, epoch, cfg)
+                real_logits = d_net(torch.cat([x_pair, x_rand]))
+                fake_logits = d_net(fake)
+                d_loss = distributed.global_mean(discriminator_loss(real_logits, fake_logits), n_mine, n_all)
+                d_out = [distributed.global_mean(torch.sigmoid(t).mean().detach(), n_mine, n_all)
+                         for t in (real_logits, fake_logits)]
+                d_values = [v / world for v in distributed.all_sum([d_loss.item(), *(v.item() for v in d_out)])]
+                _check_finite("discriminator loss", d_values[0], epoch, cfg)
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
-                for k, v in (("d_loss", d_loss), ("d_real", torch.sigmoid(real_logits).mean()),
-                             ("d_fake", torch.sigmoid(fake_logits).mean())):
-                    sums[k] += v.item()
+                for k, v in zip(("d_loss", "d_real", "d_fake"), d_values):
+                    sums[k] += v
                     counts[k] += 1
-            fake = generator(z_fake)
+            fake = g_net(z_fake)
             rec = fake[: idx.shape[0]]
-            adv = generator_adversarial_loss(discriminator(fake), mode=cfg.adversarial)
-            img = content_loss(rec, x_pair, reduction=cfg.reduction)
+            adv = distributed.global_mean(generator_adversarial_loss(discriminator(fake), mode=cfg.adversarial),
+                                          n_mine, n_all)
+            img = distributed.global_mean(content_loss(rec, x_pair, reduction=cfg.reduction), idx.shape[0], m)
             with torch.no_grad():
                 feats_real = _features(encoder, x_pair)
-            feat = feature_loss(feats_real, _features(encoder, rec), weights, reduction=cfg.reduction)
+            feat = distributed.global_mean(feature_loss(feats_real, _features(encoder, rec), weights,
+                                                        reduction=cfg.reduction), idx.shape[0], m)
             loss = adv + feat + cfg.beta * img  # Eq. 1
-            _check_finite("generator loss", loss, epoch, cfg)
+            g_values = [v / world for v in distributed.all_sum([img.item(), feat.item(), adv.item(), loss.item()])]
+            _check_finite("generator loss", g_values[3], epoch, cfg)
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
-            for k, v in (("content_loss", img), ("feature_loss", feat), ("adv_loss", adv)):
-                sums[k] += v.item()
+            for k, v in zip(("content_loss", "feature_loss", "adv_loss"), g_values):
+                sums[k] += v
                 counts[k] += 1
             if progress:
                 progress({"event": "step", "task": "refine", "step": (epoch - 1) * n_iter + it + 1,
                           "total": cfg.epochs * n_iter, "epoch": f"{epoch}/{cfg.epochs}",
-                          "content": img.item(), "d_real": sums["d_real"] / max(counts["d_real"], 1),
+                          "content": g_values[0], "d_real": sums["d_real"] / max(counts["d_real"], 1),
                           "d_fake": sums["d_fake"] / max(counts["d_fake"], 1)})
         history["epoch"].append(epoch)
         for k in keys:
@@ -359,7 +379,7 @@ def refine_generator(
         _merge(history, metrics, epoch)
         evo_rec.append(rec_e)
         evo_gen.append(gen_e)
-        if checkpoint is not None:
+        if checkpoint is not None and distributed.is_main():
             save_checkpoint(checkpoint, kind=CHECKPOINT_KIND,
                             state={"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                                    "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "epoch": epoch,
@@ -386,8 +406,7 @@ def _merge(history: dict[str, list], metrics: dict[str, float], epoch: int) -> N
         col.append(v)
 
 
-def _check_finite(what: str, value: torch.Tensor, epoch: int, cfg: RefineConfig) -> None:
-    v = value.item()
+def _check_finite(what: str, v: float, epoch: int, cfg: RefineConfig) -> None:
     if not math.isfinite(v):
         raise FloatingPointError(f"refine {what} became {v} at epoch {epoch}; lower lr (now {cfg.lr}) or beta "
                                  f"(now {cfg.beta})")
