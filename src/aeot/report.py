@@ -34,7 +34,7 @@ def write_report(run_dir: str | Path, *, title: str, config: dict, metrics: list
     if notes:
         parts += [n + "\n" for n in notes]
     parts += ["## Metrics\n", markdown_table(metrics)]
-    for heading, text in sections or []:  # e.g. the evaluation tables (aeot.eval_report)
+    for heading, text in sections or []:  # e.g. the evaluation tables (aeot.evaluation.markdown)
         parts += [f"## {heading}\n", text]
     for caption, rel in figures:
         if not (find(rel) if find else run_dir / rel).is_file():

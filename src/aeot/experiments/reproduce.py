@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
-from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
+from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
 from aeot.experiments.reproduce_table import write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aeot._version import __version__
-from aeot.eval_report import report_sections
+from aeot.evaluation.markdown import report_sections
 from aeot.io import atomic_write_json, read_json, read_json_object
 from aeot.plots import markdown_table
 from aeot.report import write_report
