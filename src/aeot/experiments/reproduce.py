@@ -31,7 +31,7 @@ from typing import Any, Callable
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
-from aeot.experiments.reproduce_table import write_outputs
+from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
 from aeot.pipeline import resample_run, train_ae_stage
@@ -270,7 +270,7 @@ def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | N
 
 
 def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", command: str = "",
-              progress: Progress | None = None) -> dict[str, Any]:
+              progress: Progress | None = None) -> ReproduceResult:
     """Run (or reuse) every stage of ``cfg`` into ``out``; write results.json, table.md, grids/."""
     cfg.validate()
     out = Path(out)
@@ -338,4 +338,4 @@ def stage_seconds(out: str | Path) -> dict[str, float]:
     return {p.stem: read_json(p, what="stage record")["seconds"] for p in sorted((Path(out) / "stages").glob("*.json"))}
 
 
-__all__ = ["PRESETS", "ReproduceConfig", "preset_config", "reproduce", "stage_seconds"]
+__all__ = ["PRESETS", "ReproduceConfig", "ReproduceResult", "preset_config", "reproduce", "stage_seconds"]
