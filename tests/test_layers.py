@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = [
     ("aeot.cli", 6), ("aeot.__main__", 6),
     ("aeot.experiments", 5),
-    ("aeot.run", 4), ("aeot.pipeline", 4), ("aeot.refine_run", 4), ("aeot.report", 4), ("aeot.preflight", 4),
+    ("aeot.run", 4), ("aeot.preflight", 4),
     ("aeot.evaluation", 3),
     ("aeot.train", 2), ("aeot.samplers", 2), ("aeot.metrics", 2), ("aeot.model", 2), ("aeot.plots", 2),
     ("aeot.nets", 1), ("aeot.data", 1), ("aeot.ot", 1),

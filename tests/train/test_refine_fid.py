@@ -48,7 +48,7 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
     from aeot.metrics import fid_from_features, load_classifier, predict
     from aeot.metrics.classifier import default_classifier_path
     from aeot.run.config import load_data, read_run_config
-    from aeot.refine_run import FID_LATENT_SALT
+    from aeot.run.refine import FID_LATENT_SALT
     from aeot.samplers import load_sampler
     from aeot.train.autoencoder import load_autoencoder
 

@@ -34,13 +34,14 @@ from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
 from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
-from aeot.pipeline import resample_run, train_ae_stage
 from aeot.progress import Progress, emit_stage
-from aeot.refine_run import refine_stage
+from aeot.run import refine, train_ae
 from aeot.run.baseline import train_baseline
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
 from aeot.run.evaluate import evaluate_run
+from aeot.run.pipeline import resample_run
 from aeot.run.rundir import RunDir
+from aeot.run.stage import StageContext
 from aeot.train.autoencoder import AETrainConfig
 from aeot.train.baselines import BaselineConfig
 from aeot.train.refine import RefineConfig
@@ -201,14 +202,14 @@ def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) ->
     resume = RunDir(run_dir).checkpoint.exists()
     if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
         shutil.rmtree(run_dir)
-    res = train_ae_stage(run_cfg, run_dir, device=device, resume=resume, progress=progress)
-    return {k: res[k] for k in ("train_mse", "test_mse", "n_train", "n_test")} | {
-        "train_seconds": res["train_seconds_this_call"]}
+    res = train_ae.stage(RunDir(run_dir), run_cfg, StageContext(device=device, resume=resume, progress=progress))
+    return {"train_mse": res.train_mse, "test_mse": res.test_mse, "n_train": res.n_train, "n_test": res.n_test,
+            "train_seconds": res.train_seconds_this_call}
 
 
 def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
-    sampler fitted by :func:`aeot.pipeline.resample_run` (what ``aeot sample`` does)."""
+    sampler fitted by :func:`aeot.run.pipeline.resample_run` (what ``aeot sample`` does)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     for name in (RunDir.CONFIG, *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
         if (ae_dir / name).exists():
@@ -218,16 +219,16 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
                 os.link(ae_dir / name, dst)
             except OSError:
                 shutil.copy2(ae_dir / name, dst)
-    res = resample_run(run_cfg, run_dir, device=device, progress=progress)
-    return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"]}
+    res = resample_run(RunDir(run_dir), run_cfg, StageContext(device=device, progress=progress)).sample
+    return {"sampler": res.sampler, "fit_seconds": res.sampler_fit_seconds}
 
 
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     rcfg = RefineConfig.for_dataset(cfg.dataset, epochs=cfg.refine_epochs, seed=cfg.seed)
     resume = RunDir(run_dir).refine.checkpoint.exists()
-    res = refine_stage(run_dir, rcfg, device=device, resume=resume, progress=progress)
+    res = refine.stage(RunDir(run_dir), rcfg, StageContext(device=device, resume=resume, progress=progress))
     hist = read_json(RunDir(run_dir).refine.history, what="refine history")
-    return {"refine_seconds": res["refine_seconds_this_call"], "epochs": cfg.refine_epochs,
+    return {"refine_seconds": res.refine_seconds_this_call, "epochs": cfg.refine_epochs,
             "fid_per_epoch": hist.get("fid"), "lr_ratio": rcfg.lr_ratio, "g_steps": rcfg.g_steps}
 
 

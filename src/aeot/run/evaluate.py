@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,14 @@ from aeot.progress import Progress
 from aeot.run.baseline import is_baseline_run, load_baseline
 from aeot.run.config import load_data, read_run_config
 from aeot.run.generator import load_generator
-from aeot.run.report import report_stage
+from aeot.run.report import write_report
 from aeot.run.rundir import RunDir
+from aeot.run.stage import StageContext, StageRecord
 from aeot.samplers import load_sampler
-from aeot.staging import staged
+from aeot.staging import Staging, staged
 from aeot.train.autoencoder import load_autoencoder
 
-__all__ = ["DEFAULT_N", "GENERATORS", "RUN_HOOK_N", "evaluate_run"]
+__all__ = ["DEFAULT_N", "GENERATORS", "RUN_HOOK_N", "EvaluateConfig", "EvaluateRecord", "evaluate_run", "stage"]
 
 RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features)
 GENERATORS = ("decoder", "refined")
@@ -96,6 +98,78 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
 
 
 # ----------------------------------------------------------------------------- the stage
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What to evaluate and how (the options of ``aeot evaluate``; see :func:`evaluate_run`)."""
+
+    features: str = "classifier"
+    n: int | None = None
+    seed: int = 0
+    generator: str = "decoder"
+    classifier: str | Path | None = None
+    inception_weights: str | Path | None = None
+    auto_classifier: bool = False
+
+
+@dataclass(frozen=True)
+class EvaluateRecord(StageRecord):
+    """The evaluation record (``metrics.json["evaluation"]``, or ``refine/evaluation.json``)."""
+
+    stage = "evaluate"
+    evaluation: dict[str, Any]
+
+
+def stage(run: RunDir, config: EvaluateConfig = EvaluateConfig(), ctx: StageContext = StageContext(), *,
+          staging: Staging) -> EvaluateRecord:
+    """Evaluate the model of ``run`` and draw the evaluation figures into ``staging``.
+
+    Parameters
+    ----------
+    run : RunDir
+        A finished run (``aeot run``, ``aeot refine`` for ``generator="refined"``, or a baseline).
+    config : EvaluateConfig
+        Feature space, n, seed, which generator, the networks.
+    ctx : StageContext
+        Device and progress.
+    staging : Staging
+        Of the run directory, or of its ``refine`` subdirectory for the refined generator.
+
+    Returns
+    -------
+    EvaluateRecord
+    """
+    t0 = time.perf_counter()
+    run = RunDir(run)
+    run_dir, device, seed = run.path, ctx.device, config.seed
+    n = check_n(DEFAULT_N[check_features(config.features)] if config.n is None else config.n)
+    if not run.config.is_file():
+        raise ConfigError(f"{run_dir} holds no {RunDir.CONFIG}; it is not a finished aeot run directory")
+    cfg = read_run_config(run_dir)
+    evaluator = Evaluator(cfg.data.name, features=config.features, n=n, seed=seed, classifier=config.classifier,
+                          data_dir=cfg.data.data_dir, image_size=cfg.data.image_size,
+                          inception_weights=config.inception_weights, device=device,
+                          auto_classifier=config.auto_classifier, progress=ctx.progress)
+    evaluator.load_inception()  # fail early, before any heavy work, when the network is missing
+    src = _load_source(run_dir, config.generator, device)
+    check_out_dir(src.out_dir, flag="run directory")
+    grid = staging.path("eval_samples.png")  # the first write is the run's: a read-only run fails here, not in the cache
+    evaluator.prepare()
+    train_x = load_data(cfg.data, "train").x if evaluator.space("classifier") is not None else None
+    result = evaluator.evaluate(src.model, name=src.label, train_images=train_x, train_codes=src.train_z)
+    save_image_grid(result.samples[:100], grid, nrow=10)
+    figures = {"samples": "eval_samples.png"}
+    if result.held_codes is not None:
+        plot_tsne(result.held_codes[:300], result.latents[:300].cpu(), staging.path("tsne_latents.png"), seed=seed)
+        figures["tsne"] = "tsne_latents.png"
+    figures.update(interpolation_figures(src.model, result.held_codes, src.out_dir, seed=seed, where=staging.path))
+    r = result.record()
+    return EvaluateRecord(evaluation={
+        **{k: r[k] for k in ("dataset", "split", "image_size", "n_fake", "n_real", "seed", "features")},
+        "device": device, "generator": config.generator, "source": src.label, "spaces": dict(r["spaces"]),
+        "latent": r["latent"], "figures": figures, "notes": r["notes"], "memorization": r["memorization"],
+        "seconds": time.perf_counter() - t0})
+
+
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
                  inception_weights: str | Path | None = None, classifier: str | Path | None = None,
                  device: str = "cpu", seed: int = 0, auto_classifier: bool = False, generator: str = "decoder",
@@ -111,49 +185,21 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     ``"refined"`` (the AE-OT-GAN generator of ``aeot refine``: figures and ``evaluation.json``
     go to ``RUN_DIR/refine/``, the run's own report is left as it is).
     """
-    t0 = time.perf_counter()
-    run_dir = Path(run_dir)
-    n = check_n(DEFAULT_N[check_features(features)] if n is None else n)
-    if not RunDir(run_dir).config.is_file():
-        raise ConfigError(f"{run_dir} holds no {RunDir.CONFIG}; it is not a finished aeot run directory")
-    cfg = read_run_config(run_dir)
-    evaluator = Evaluator(cfg.data.name, features=features, n=n, seed=seed, classifier=classifier,
-                          data_dir=cfg.data.data_dir, image_size=cfg.data.image_size,
-                          inception_weights=inception_weights, device=device, auto_classifier=auto_classifier,
-                          progress=progress)
-    evaluator.load_inception()  # fail early, before any heavy work, when the network is missing
-    src = _load_source(run_dir, generator, device)
-    check_out_dir(src.out_dir, flag="run directory")
-    with staged(src.out_dir) as stage:  # figures, metrics and report: all or none
-        evaluator.prepare()
-        train_x = load_data(cfg.data, "train").x if evaluator.space("classifier") is not None else None
-        result = evaluator.evaluate(src.model, name=src.label, train_images=train_x, train_codes=src.train_z)
-        save_image_grid(result.samples[:100], stage.path("eval_samples.png"), nrow=10)
-        figures = {"samples": "eval_samples.png"}
-        if result.held_codes is not None:
-            plot_tsne(result.held_codes[:300], result.latents[:300].cpu(), stage.path("tsne_latents.png"), seed=seed)
-            figures["tsne"] = "tsne_latents.png"
-        figures.update(interpolation_figures(src.model, result.held_codes, src.out_dir, seed=seed, where=stage.path))
-        r = result.record()
-        evaluation = {**{k: r[k] for k in ("dataset", "split", "image_size", "n_fake", "n_real", "seed", "features")},
-                      "device": device, "generator": generator, "source": src.label, "spaces": dict(r["spaces"]),
-                      "latent": r["latent"], "figures": figures, "notes": r["notes"],
-                      "memorization": r["memorization"], "seconds": time.perf_counter() - t0}
+    run = RunDir(run_dir)
+    config = EvaluateConfig(features=features, n=n, seed=seed, generator=generator, classifier=classifier,
+                            inception_weights=inception_weights, auto_classifier=auto_classifier)
+    out = run.refine if generator == "refined" else run
+    with staged(out.path) as staging:  # figures, metrics and report: all or none (nothing is staged before the checks)
+        evaluation = stage(run, config, StageContext(device=device, progress=progress), staging=staging).evaluation
         if generator == "refined":  # the run's own report describes the decoder; keep it as it is
-            atomic_write_json(stage.path(RunDir.EVALUATION), evaluation)
+            atomic_write_json(staging.path(RunDir.EVALUATION), evaluation)
             return evaluation
-        _write_summary(cfg, run_dir, evaluation, stage)
+        metrics = read_json_object(run.metrics, what="run metrics") if run.metrics.exists() else {}
+        metrics.pop("aeot_version", None)
+        old = metrics.get("evaluation") or {}
+        if (features == "classifier" and "inception" in old.get("spaces", {})
+                and old.get("n_fake") == evaluation["n_fake"]):
+            evaluation["spaces"].setdefault("inception", old["spaces"]["inception"])  # keep an earlier Inception one
+        metrics["evaluation"] = evaluation
+        write_report(run, metrics, staging=staging)
     return evaluation
-
-
-def _write_summary(cfg, run_dir: Path, evaluation: dict[str, Any], stage) -> None:
-    """metrics.json with ``evaluation`` (an earlier Inception space at the same n kept), and the report."""
-    metrics_path = RunDir(run_dir).metrics
-    summary = read_json_object(metrics_path, what="run metrics") if metrics_path.exists() else {}
-    summary.pop("aeot_version", None)
-    old = summary.get("evaluation") or {}
-    spaces = evaluation["spaces"]
-    if evaluation["features"] == "classifier" and "inception" in old.get("spaces", {}) and old.get("n_fake") == evaluation["n_fake"]:
-        spaces.setdefault("inception", old["spaces"]["inception"])  # keep an earlier Inception evaluation
-    summary["evaluation"] = evaluation
-    report_stage(cfg, run_dir, summary, stage=stage)
