@@ -80,6 +80,11 @@ _LAZY = {
     "Evaluation": "aeot.evaluation",
     "Evaluator": "aeot.evaluation",
     "ReferenceSet": "aeot.evaluation",
+    # run directories
+    "RunConfig": "aeot.run.config",
+    "RunDir": "aeot.run.rundir",
+    "StageContext": "aeot.run.stage",
+    "run_pipeline": "aeot.run.pipeline",
     # metrics
     "FID": "aeot.metrics",
     "inception_score": "aeot.metrics",
@@ -144,3 +149,7 @@ if TYPE_CHECKING:  # what a type checker (and an IDE) resolves the lazy names to
         train_autoencoder,
     )
     from aeot.run.baseline import load_baseline, train_baseline
+    from aeot.run.config import RunConfig
+    from aeot.run.pipeline import run_pipeline
+    from aeot.run.rundir import RunDir
+    from aeot.run.stage import StageContext

@@ -7,7 +7,7 @@ from pathlib import Path
 from aeot.errors import ConfigError
 from aeot.evaluation.markdown import comparison_table
 from aeot.io import atomic_write_bytes, read_json_object
-from aeot.preflight import check_out_file
+from aeot.run.preflight import check_out_file
 from aeot.run.rundir import RunDir
 
 __all__ = ["compare_runs"]

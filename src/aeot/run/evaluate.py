@@ -23,7 +23,7 @@ from aeot.evaluation.figures import interpolation_figures, plot_tsne
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object
 from aeot.model import LatentGenerativeModel
 from aeot.plots import save_image_grid
-from aeot.preflight import check_out_dir
+from aeot.run.preflight import check_out_dir
 from aeot.progress import Progress
 from aeot.run.baseline import is_baseline_run, load_baseline
 from aeot.run.config import load_data, read_run_config
@@ -32,7 +32,7 @@ from aeot.run.report import write_report
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext, StageRecord
 from aeot.samplers import load_sampler
-from aeot.staging import Staging, staged
+from aeot.run.staging import Staging, staged
 from aeot.train.autoencoder import load_autoencoder
 
 __all__ = ["DEFAULT_N", "GENERATORS", "RUN_HOOK_N", "EvaluateConfig", "EvaluateRecord", "evaluate_run", "stage"]

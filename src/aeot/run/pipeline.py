@@ -16,14 +16,14 @@ from typing import Any
 
 from aeot.errors import ConfigError
 from aeot.io import read_json, read_json_object
-from aeot.preflight import check_out_dir, check_run_config
+from aeot.run.preflight import check_out_dir, check_run_config
 from aeot.run import refine, sample, train_ae
 from aeot.run.config import RunConfig, write_config
 from aeot.run.evaluate import RUN_HOOK_N, evaluate_run
 from aeot.run.report import write_report
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext
-from aeot.staging import staged
+from aeot.run.staging import staged
 from aeot.train.refine import RefineConfig
 
 __all__ = ["RefineResult", "ResampleResult", "RunResult", "refine_and_report", "resample_run", "run_pipeline"]

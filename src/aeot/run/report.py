@@ -20,7 +20,7 @@ from aeot.io import atomic_write_bytes, atomic_write_json, read_json, read_json_
 from aeot.plots import markdown_table
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageRecord, merge_records
-from aeot.staging import Staging, staged
+from aeot.run.staging import Staging, staged
 
 __all__ = ["refine_report_section", "render_report", "write_report"]
 

@@ -12,14 +12,14 @@ import torch
 
 from aeot.nets.base import decode_in_chunks
 from aeot.plots import save_image_grid
-from aeot.preflight import check_run_config
+from aeot.run.preflight import check_run_config
 from aeot.progress import emit
 from aeot.run.config import RunConfig
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext, StageRecord
 from aeot.run.train_ae import load_run_codes
 from aeot.samplers import make_sampler, save_sampler
-from aeot.staging import Staging
+from aeot.run.staging import Staging
 
 __all__ = ["SampleRecord", "stage"]
 

@@ -19,12 +19,12 @@ from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object, save_checkpoint
 from aeot.nets import make_autoencoder
 from aeot.plots import plot_curves, save_image_grid
-from aeot.preflight import check_out_dir, check_resume_matches, check_run_config
+from aeot.run.preflight import check_out_dir, check_resume_matches, check_run_config
 from aeot.progress import emit
 from aeot.run.config import RunConfig, load_data, read_run_config, resolve_model, write_config
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext, StageRecord
-from aeot.staging import Staging, remove_orphans, staged
+from aeot.run.staging import Staging, remove_orphans, staged
 from aeot.train.autoencoder import encode, load_autoencoder, reconstruction_mse, save_autoencoder, train_autoencoder
 
 __all__ = ["TrainAERecord", "load_run_codes", "stage"]
@@ -46,7 +46,7 @@ def stage(run: RunDir, config: RunConfig, ctx: StageContext = StageContext()) ->
     """Train the autoencoder of ``config`` into ``run``.
 
     Every input is checked before a file is written (a refused ``ctx.resume`` leaves the run as
-    it was); the artefacts after training are written as one set (:mod:`aeot.staging`).
+    it was); the artefacts after training are written as one set (:mod:`aeot.run.staging`).
 
     Parameters
     ----------

@@ -37,7 +37,7 @@ def _check_type(value: Any, name: str, kind: type, *, optional: bool = False) ->
 
 
 def check_run_config(cfg) -> None:
-    """All values of a :class:`aeot.pipeline.RunConfig`: types, ranges, the sampler's name and keys."""
+    """All values of a :class:`aeot.run.config.RunConfig`: types, ranges, the sampler's name and keys."""
     d, m = cfg.data, cfg.model
     _check_type(d.name, "data.name", str)
     _check_type(d.data_dir, "data.data_dir", str, optional=True)
