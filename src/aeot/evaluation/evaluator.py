@@ -169,15 +169,16 @@ class Evaluator:
     device : str
         Where the networks run.
     auto_classifier : bool
-        Without a cached classifier, train one into the cache for small sets, else note why
-        there are no classifier metrics (what ``aeot run`` does), instead of failing.
+        Without a cached classifier, train one into the cache for small sets (seconds for
+        digits), else note why there are no classifier metrics (what ``aeot run`` does);
+        ``False`` fails instead (what ``aeot evaluate`` does).
     progress : callable, optional
         Receives stage events (:mod:`aeot.progress`).
     """
 
     def __init__(self, dataset: str, features: str = "classifier", n: int | None = None, seed: int = 0,
                  classifier: str | Path | None = None, *, data_dir: str | None = None, image_size: int | None = None,
-                 inception_weights: str | Path | None = None, device: str = "cpu", auto_classifier: bool = False,
+                 inception_weights: str | Path | None = None, device: str = "cpu", auto_classifier: bool = True,
                  progress: Progress | None = None):
         self.dataset, self.features, self.n, self.seed = dataset, features, n, seed
         self.classifier, self.data_dir, self.image_size = classifier, data_dir, image_size
