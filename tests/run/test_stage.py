@@ -40,3 +40,33 @@ def test_the_report_is_a_function_of_the_records_and_the_run_files(tiny_run, _ti
     assert write_report(run, saved) == run.report
     assert run.report.read_bytes() == report and run.metrics.read_bytes() == metrics
     assert not [p for p in tiny_run.iterdir() if p.name.startswith(RunDir.STAGE_PREFIX)]  # staged, then renamed
+
+
+def test_aeot_run_writes_the_report_once_and_keeps_one_when_the_evaluation_fails(tmp_path, monkeypatch):
+    import aeot.run.evaluate
+    import aeot.run.report
+    from aeot.cli import main
+    from aeot.errors import AeotError
+
+    calls = []
+    write = aeot.run.report.write_report
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return write(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise AeotError("the evaluation broke")
+
+    argv = ["run", "--data", "digits", "--image-size", "8", "--arch", "mlp", "--latent-dim", "4", "--epochs", "1",
+            "--n-train", "120", "--n-test", "20", "--n-samples", "4", "--sampler", "gaussian", "--device", "cpu"]
+    monkeypatch.setattr(aeot.run.evaluate, "write_report", counted)
+    monkeypatch.setattr("aeot.run.pipeline.write_report", counted)
+    assert main([*argv, "--out", str(tmp_path / "ok")]) == 0
+    assert len(calls) == 1  # once, with the evaluation
+    assert "evaluation" in json.loads((tmp_path / "ok" / "metrics.json").read_text())
+
+    monkeypatch.setattr(aeot.run.evaluate, "stage", broken)
+    assert main([*argv, "--out", str(tmp_path / "bad")]) == 2
+    saved = json.loads((tmp_path / "bad" / "metrics.json").read_text())
+    assert "evaluation" not in saved and saved["n_train"] == 120 and (tmp_path / "bad" / "report.md").is_file()

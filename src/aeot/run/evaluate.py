@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from aeot.run.config import load_data, read_run_config
 from aeot.run.generator import load_generator
 from aeot.run.report import write_report
 from aeot.run.rundir import RunDir
-from aeot.run.stage import StageContext, StageRecord
+from aeot.run.stage import StageContext, StageRecord, merge_records
 from aeot.samplers import load_sampler
 from aeot.run.staging import Staging, staged
 from aeot.train.autoencoder import load_autoencoder
@@ -173,7 +174,8 @@ def stage(run: RunDir, config: EvaluateConfig = EvaluateConfig(), ctx: StageCont
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
                  inception_weights: str | Path | None = None, classifier: str | Path | None = None,
                  device: str = "cpu", seed: int = 0, auto_classifier: bool = False, generator: str = "decoder",
-                 progress: Progress | None = None) -> dict[str, Any]:
+                 progress: Progress | None = None,
+                 records: Sequence[StageRecord | dict[str, Any]] | None = None) -> dict[str, Any]:
     """Evaluate the run in ``run_dir``; writes figures, ``metrics.json`` and ``report.md``; returns the evaluation.
 
     ``features``: "classifier" (domain classifier, default) or "inception" (adds the standard
@@ -184,6 +186,8 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     ``generator``: ``"decoder"`` (the autoencoder's decoder; a baseline run's own generator) or
     ``"refined"`` (the AE-OT-GAN generator of ``aeot refine``: figures and ``evaluation.json``
     go to ``RUN_DIR/refine/``, the run's own report is left as it is).
+    ``records``: the records of the stages a job ran before (``aeot run``): metrics.json and the
+    report are composed from them and the evaluation, instead of from the run's metrics.json.
     """
     run = RunDir(run_dir)
     config = EvaluateConfig(features=features, n=n, seed=seed, generator=generator, classifier=classifier,
@@ -194,7 +198,10 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
         if generator == "refined":  # the run's own report describes the decoder; keep it as it is
             atomic_write_json(staging.path(RunDir.EVALUATION), evaluation)
             return evaluation
-        metrics = read_json_object(run.metrics, what="run metrics") if run.metrics.exists() else {}
+        if records is not None:
+            metrics = merge_records(*records)
+        else:
+            metrics = read_json_object(run.metrics, what="run metrics") if run.metrics.exists() else {}
         metrics.pop("aeot_version", None)
         old = metrics.get("evaluation") or {}
         if (features == "classifier" and "inception" in old.get("spaces", {})

@@ -83,16 +83,22 @@ def run_pipeline(run: RunDir, config: RunConfig, ctx: StageContext = StageContex
     t0 = time.perf_counter()
     check_run_config(config)  # e.g. --n-samples 0 fails now, not after training
     trained = train_ae.stage(run, config, ctx)
-    with staged(run.path) as staging:  # sampler, samples, metrics and report: as one set
+    with staged(run.path) as staging:  # sampler and samples (and, unevaluated, metrics and report): as one set
         sampled = sample.stage(run, config, ctx, staging=staging)
         seconds = time.perf_counter() - t0
-        report = write_report(run, trained, sampled, {"total_seconds_this_call": seconds}, staging=staging)
+        records = (trained, sampled, {"total_seconds_this_call": seconds})
+        if not evaluate:
+            write_report(run, *records, staging=staging)
     evaluation = None
-    if evaluate:
-        evaluation = evaluate_run(run.path, n=RUN_HOOK_N, device=ctx.device, auto_classifier=True,
-                                  progress=ctx.progress)
+    if evaluate:  # metrics.json and report.md are written once, with the evaluation
+        try:
+            evaluation = evaluate_run(run.path, n=RUN_HOOK_N, device=ctx.device, auto_classifier=True,
+                                      progress=ctx.progress, records=records)
+        except BaseException:
+            write_report(run, *records)  # the run keeps its report, without the evaluation
+            raise
     return RunResult(train_ae=trained, sample=sampled, total_seconds_this_call=seconds, evaluation=evaluation,
-                     report=report)
+                     report=run.report)
 
 
 def resample_run(run: RunDir, config: RunConfig, ctx: StageContext = StageContext()) -> ResampleResult:
