@@ -44,6 +44,12 @@ def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
         assert f"| {m} |" in table
     assert by["AE-OT (Liu et al., 004)"]["paper_IS"] == 6.89 and by["WGAN"]["paper_IS"] == 6.90
     assert by["AE-OT (semi-discrete, 000)"]["paper_IS"] is None and by["WGAN-GP"]["paper_IS"] is None
+    for m in ("AE-OT (semi-discrete, 000)", "AE-OT-GAN", "AE-OT (conv AE: AE-OT-GAN at epoch 0)"):
+        assert by[m]["latent_map"].startswith("extended map 'paper'"), m  # each AE-OT row names its map
+        assert f"{m}: extended map 'paper'" in table
+    for r in results.rows:  # issue 19: the memorisation measure in every row, calibrated by the real one
+        assert 0.0 <= r["near_copies"] <= 1.0, r["method"]
+    assert 0.0 <= by["AE-OT (semi-discrete, 000)"]["latent_copies"] <= 1.0 and "| near-copies |" in table
     for name in ("true-images", "ae-otgen", "ae-ot-gan", "wgan", "wgan-gp", "vae"):
         assert (out / "grids" / f"{name}.png").is_file(), name
     assert len(results.targets) == 3 and all(isinstance(t["met"], bool) for t in results.targets)

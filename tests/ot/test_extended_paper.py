@@ -92,6 +92,40 @@ def test_the_walk_and_the_certified_lp_find_the_same_simplex_in_16_dimensions():
                               lam[r][lam[r] > 0].sort().values, atol=1e-8)
 
 
+def test_the_local_walk_equals_the_walk_over_every_centre_in_8_dimensions():
+    """Walks that score only nearby centres, from the nearest anchor, are certified over all
+    centres: they find the same simplex (inside) and the same verdict (outside) as walks that
+    score every centre from the centroid's simplex."""
+    from aeot.ot import _delaunay
+
+    res, _, g = setup(8, 400, seed=3)
+    hull = _delaunay._Hull(res.centers)
+    x = torch.cat([(hull_points(res, 60, g) - hull.mean) / hull.scale,
+                   (torch.rand(60, 8, generator=g, dtype=torch.float64) - hull.mean) / hull.scale])
+    full_idx, full_lam, full_state, _ = _delaunay._walk(x, hull.c, hull.sq, hull.start)
+    idx, lam, state = hull._walk_local(x)
+    decided = (full_state >= 0) & (state >= 0)
+    assert decided.float().mean() > 0.9 and torch.equal(state[decided], full_state[decided])
+    both = decided & (state == 1)
+    assert both.sum() >= 60  # every hull point, at least
+    dense = [torch.zeros(int(both.sum()), 400, dtype=torch.float64).scatter_add_(1, i[both], v[both])
+             for i, v in ((idx, lam), (full_idx, full_lam))]
+    assert torch.allclose(dense[0], dense[1], atol=1e-9)
+
+
+def test_the_float32_outside_certificate_never_separates_a_hull_point():
+    """Gilbert's steps score in float32; a row counts as outside only beyond the error bound."""
+    from aeot.ot import _delaunay
+
+    res, _, g = setup(64, 300, seed=4)
+    hull = _delaunay._Hull(res.centers)
+    inside = (hull_points(res, 200, g) - hull.mean) / hull.scale
+    vertices = hull.c[:50]  # on the hull itself: the hardest rows, never separated
+    assert not _delaunay._separated(torch.cat([inside, vertices]), hull.c, hull.c32).any()
+    far = (torch.rand(200, 64, generator=g, dtype=torch.float64) - hull.mean) / hull.scale
+    assert _delaunay._separated(far, hull.c, hull.c32).float().mean() > 0.9
+
+
 def _limit_jumps(res, z, tri, a, b, steps=200, top=4, halvings=36, mode="paper"):
     """The largest jumps of T~ along the segment a-b, each followed down by bisection.
 

@@ -220,7 +220,8 @@ def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Pr
             except OSError:
                 shutil.copy2(ae_dir / name, dst)
     res = resample_run(RunDir(run_dir), run_cfg, StageContext(device=device, progress=progress)).sample
-    return {"sampler": res.sampler, "fit_seconds": res.sampler_fit_seconds}
+    return {"sampler": res.sampler, "fit_seconds": res.sampler_fit_seconds,
+            "latent_map": res.sampler_detail}  # e.g. the extended map of sdot and its epsilon
 
 
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
@@ -256,7 +257,8 @@ def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,
             "at_floor_n": {k: rows.get(FLOOR_PEER, {}).get(k) for k in keep},  # generated, at the floor's n
             "real_inception_score": s["real_inception_score"], "n_real": ev["n_real"],
             "classifier": s["classifier"], "samples": str(out_dir / ev["figures"]["samples"]),
-            "latent_ot": (ev["latent"].get("generated") or {}).get("ot_divergence")}
+            "latent_ot": (ev["latent"].get("generated") or {}).get("ot_divergence"),
+            "memorization": {k: (ev.get("memorization") or {}).get(k) for k in ("generated", "real", "latent_copies")}}
 
 
 def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | None) -> dict[str, Any]:
@@ -301,6 +303,7 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
         stages[d.name] = st.run(d.name, {"sampler": name, "params": params},
                                 lambda: _fit_sampler(run_cfg, ae_mlp, d, device, progress))
         rows.append({"row": SAMPLER_ROWS[name], "dir": d, "generator": "decoder",
+                     "latent_map": stages[d.name].get("latent_map"),
                      "train_seconds": {"autoencoder": stages["ae-mlp"]["train_seconds"],
                                        "sampler": stages[d.name]["fit_seconds"]}})
 
@@ -313,10 +316,11 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
     stages["refine"] = st.run("refine", {"epochs": cfg.refine_epochs, "seed": cfg.seed},
                               lambda: _refine(cfg, ae_conv, device, progress))
     conv_times = {"autoencoder": stages["ae-conv"]["train_seconds"], "sampler": stages["ae-conv-sdot"]["fit_seconds"]}
-    rows.append({"row": "AE-OT-GAN", "dir": ae_conv, "generator": "refined",
+    conv_map = stages["ae-conv-sdot"].get("latent_map")
+    rows.append({"row": "AE-OT-GAN", "dir": ae_conv, "generator": "refined", "latent_map": conv_map,
                  "train_seconds": {**conv_times, "refine": stages["refine"]["refine_seconds"]}})
     rows.append({"row": "AE-OT (conv AE: AE-OT-GAN at epoch 0)", "dir": ae_conv, "generator": "decoder",
-                 "train_seconds": conv_times})
+                 "latent_map": conv_map, "train_seconds": conv_times})
 
     for name, spec in cfg.baselines.items():
         d = out / f"baseline-{name}"

@@ -73,16 +73,20 @@ def table_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]
     first = rows[0]["metrics"]
     real_is = first["real_inception_score"]
     floor = first["floor"]
+    memo = first.get("memorization") or {}  # a stage evaluated before the measure existed has none
     out = [{"method": "True Images", "IS": real_is[0], "IS_std": real_is[1], "paper_IS": paper.get("True Images"),
             "FID": None, "FID_floor_n": floor["fid"], "precision": floor["precision"], "recall": floor["recall"],
-            "classes_covered": floor["classes_covered"], "train_seconds": None,
+            "classes_covered": floor["classes_covered"], "near_copies": memo.get("real"), "train_seconds": None,
             "n": f"{first['n_real']} real (IS); halves {floor['n']} (FID, P/R)"}]
     for r in rows:
         g = r["metrics"]["generated"]
+        memo = r["metrics"].get("memorization") or {}
         out.append({"method": r["row"], "IS": g["inception_score"], "IS_std": g["inception_score_std"],
                     "paper_IS": paper.get(r["row"]), "FID": g["fid"],
                     "FID_floor_n": (r["metrics"].get("at_floor_n") or {}).get("fid"), "precision": g["precision"],
                     "recall": g["recall"], "classes_covered": g["classes_covered"],
+                    "near_copies": memo.get("generated"), "latent_copies": memo.get("latent_copies"),
+                    "latent_map": r.get("latent_map"),
                     "train_seconds": r["train_seconds"], "n": g["n"], "latent_ot": r["metrics"].get("latent_ot")})
     order = {name: i for i, name in enumerate(ROW_ORDER)}
     return sorted(out, key=lambda row: order.get(row["method"], len(order)))
@@ -153,13 +157,14 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
     col = PAPER_COLUMN.get(cfg.dataset)
     lines = [f"# aeot reproduce {cfg.dataset} ({cfg.preset} preset)", "", *_header(info), "",
              "| method | IS | paper IS" + (f" (Zhang et al., {col})" if col else "") + " | FID | FID at the floor's n "
-             "| precision | recall | classes covered | training time |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| precision | recall | classes covered | near-copies | training time |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in trows:
         is_txt = "-" if r["IS"] is None else f"{r['IS']:.2f} ± {r['IS_std']:.2f}"
         t = "-" if not r["train_seconds"] else _seconds(r["train_seconds"])
         lines.append(f"| {r['method']} | {is_txt} | {_fmt(r['paper_IS'], 2)} | {_fmt(r['FID'], 2)} | "
-                     f"{_fmt(r.get('FID_floor_n'), 2)} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | {_fmt(r['classes_covered'])} | {t} |")
+                     f"{_fmt(r.get('FID_floor_n'), 2)} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | {_fmt(r['classes_covered'])} | "
+                     f"{_fmt(r.get('near_copies'))} | {t} |")
     clf = info["classifier"]
     acc = clf.get("test_accuracy")
     lines += ["", "## Targets (issue 7)", "", "| target | measured | met |", "|---|---|---|"]
@@ -180,12 +185,27 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
               f"{cfg.conv_arch} autoencoder (latent {cfg.conv_latent}, An et al. (ECCV 2020) §4), whose AE-OT row before "
               f"refinement is listed too. VAE and WAE-MMD use the fully connected architecture, GAN and "
               f"WGAN-GP the {cfg.conv_arch} decoder as generator and its discriminator.",
+              "- Near-copies (issue 19's memorisation measure, `aeot evaluate`): the share of generated images "
+              "closer to a training image, in the classifier's features, than 95% of held-out real images are; "
+              "the True Images row is that calibration on the other held-out half (about 0.05 by construction).",
+              *_latent_map_lines(trows),
               "- Training time: seconds of each part on this machine (autoencoder, sampler fit, refinement, or "
               "the baseline's training); the autoencoder is shared by the rows that list it.", "",
               "## Settings", "", "```json", info["config_json"], "```", "", "## Samples", ""]
     for r in trows:
         lines += [f"**{r['method']}**", "", f"![{r['method']}](grids/{_slug(r['method'])}.png)", ""]
     return "\n".join(lines)
+
+
+def _latent_map_lines(trows: list[dict[str, Any]]) -> list[str]:
+    """One line naming the latent map of every row that has one (the sdot rows' extended map)."""
+    maps = [(r["method"], r["latent_map"], r.get("latent_copies")) for r in trows if r.get("latent_map")]
+    if not maps:
+        return []
+    parts = [f"{m}: {desc}" + ("" if lc is None else f", {lc:.3f} of its codes equal a training code")
+             for m, desc, lc in maps]
+    return ["- Latent map: " + "; ".join(parts) + ". Why the paper's map is the default and what it does at each "
+            "latent size: docs/extended_map.md."]
 
 
 def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, Any], *, seconds: dict[str, float],

@@ -17,18 +17,24 @@ Each sample is located by a *walk* (:func:`_walk`, batched over samples): from o
 Delaunay simplex, cross the facet opposite the most negative barycentric coordinate into
 the Delaunay neighbour there, i.e. one pivot of the dual simplex method on the LP above,
 so the simplex stays Delaunay at every step and the walk ends in the simplex containing
-``w``, or at a hull facet that separates ``w`` from every centre (outside). Walks that
-meet numerical trouble or run too long fall back to the LP itself: each sample is then
-solved on a few nearest centres and *certified* against all of them:
-the LP's dual ``(a, b)`` is the affine function through the lifted simplex, and the
-simplex is Delaunay iff no centre lies strictly inside its circumsphere, i.e.
+``w``, or at a hull facet that separates ``w`` from every centre (outside). A walk starts
+at the simplex of the nearest *anchor* (up to 512 points inside the hull located once) and
+scores only the ``16 (d + 1)`` centres nearest ``w`` per pivot; its answer is certified
+over all centres (no lifted centre below the simplex's affine function; no centre beyond
+the separating facet), and a row that fails walks again with 8 times the candidates, then
+scoring every centre. Walks that meet numerical trouble or run too long fall back to the
+LP itself: each sample is then solved on a few nearest centres and *certified* against
+all of them: the LP's dual ``(a, b)`` is the affine function through the lifted simplex,
+and the simplex is Delaunay iff no centre lies strictly inside its circumsphere, i.e.
 ``||c_j||^2 >= <a, c_j> + b`` for every ``j``, one matrix product over all centres.
 Violating centres join the candidates and the LP is solved again (column generation),
-so the answer equals the LP over all ``n`` centres. Points outside the hull are
-certified by a separating hyperplane ``<u, w> > max_j <u, c_j>`` found by Gilbert's
-(Frank-Wolfe) iterations towards the hull point nearest ``w``, again one matrix product
-per iteration; in high dimension nearly every uniform point of the box is outside the
-hull of n << 2^d centres and is certified in one or two iterations.
+so the answer equals the LP over all ``n`` centres. A found simplex is returned in
+canonical form (vertices ascending, weights solved again), so the answer does not depend
+on the path. Points outside the hull are certified by a separating hyperplane
+``<u, w> > max_j <u, c_j>`` found by Gilbert's (Frank-Wolfe) iterations towards the hull
+point nearest ``w``, one float32 matrix product per iteration, counted only beyond the
+rigorous float32 error bound; in high dimension nearly every uniform point of the box is
+outside the hull of n << 2^d centres and is certified by the first iteration.
 """
 
 from __future__ import annotations
@@ -40,12 +46,16 @@ import torch
 from scipy.optimize import linprog
 from torch import Tensor
 
+from aeot.ot._power import float32_error_bound
+
 _CANDIDATES = 4  # initial candidates per sample: this many times d + 1 nearest centres
 _GILBERT_STEPS = 32  # separating-hyperplane iterations before an LP decides
 _ROUNDS = 8  # column-generation rounds before the LP runs over every centre
 _TOL = 1e-9  # relative tolerance of the certificates
 _WALK_BATCH = 256  # samples walked together (a (batch, n) float64 matrix per step)
 _WALK_STEPS = 2000  # pivots before a walk is left to the LP
+_LOCAL = 16  # centres scored per pivot: this many times d + 1 nearest the sample (certified over all)
+_ANCHORS = 512  # located points inside the hull where walks start
 
 
 def containing_simplex(w: Tensor, centers: Tensor, *, chunk_size: int = 4096) -> tuple[Tensor, Tensor, Tensor]:
@@ -80,7 +90,10 @@ class _Hull:
         eye = torch.eye(d, dtype=torch.float64)
         self.u = torch.cat([eye, -eye, rand / rand.norm(dim=1, keepdim=True)])  # (k, d) unit directions
         self.support = (self.c @ self.u.T).amax(0) if c.shape[0] else torch.full((self.u.shape[0],), -math.inf)
-        self.start = None  # a full Delaunay simplex (d + 1 vertices) where every walk begins
+        self.c32 = self.c.float()  # (n, d) for the float32 first certificate
+        self.c_norm_max = float(self.c.norm(dim=1).max()) if c.shape[0] else 0.0
+        self._anchors: tuple[Tensor, Tensor] | None = None  # (a, d) points, (a, d + 1) their simplices
+        self.start = None  # a full Delaunay simplex (d + 1 vertices) where the first walks begin
         if c.shape[0] > d + 1:
             found = _solve_one(self.c.mean(0), self.c, self.sq)
             if found is not None and len(found[0]) == d + 1:
@@ -100,12 +113,12 @@ class _Hull:
         rest = (~out).nonzero().squeeze(1)
         for s in range(0, rest.numel(), chunk_size):
             rows = rest[s : s + chunk_size]
-            maybe = rows[~_separated(x[rows], self.c)]  # rows not yet certified outside
+            maybe = rows[~_separated(x[rows], self.c, self.c32)]  # rows not yet certified outside
             if self.start is not None:  # walk the triangulation; what it leaves goes to the LP
                 left = []
                 for b in range(0, maybe.numel(), _WALK_BATCH):
                     r = maybe[b : b + _WALK_BATCH]
-                    simplex, weights, state = _walk(x[r], self.c, self.sq, self.start)
+                    simplex, weights, state = self._walk_local(x[r])
                     ok = state == 1  # 1 inside, 0 outside (a hull facet separates), -1 undecided
                     idx[r[ok]], lam[r[ok]], inside[r[ok]] = simplex[ok], weights[ok], True
                     left.append(r[state == -1])
@@ -121,24 +134,88 @@ class _Hull:
         return idx, lam, inside
 
 
-def _walk(x: Tensor, c: Tensor, sq: Tensor, start: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Visibility walk in the Delaunay triangulation, batched: rows x (b, d) from the simplex ``start``.
+    def _walk_local(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """:func:`_walk` from the nearest anchor's simplex, scoring the ``_LOCAL (d + 1)``
+        nearest centres per pivot, certified over all centres inside the walk. Rows whose
+        answer fails the certificate (a simplex of the candidates' triangulation that is not
+        Delaunay in all, a hull facet of the candidates that is not one of all) walk again
+        with 8 times the candidates, and then scoring every centre."""
+        xs, simplices = self._anchor_table()
+        start = simplices[torch.cdist(x, xs).argmin(1)]  # (b, d + 1)
+        n, d = self.c.shape
+        idx = torch.zeros(x.shape[0], d + 1, dtype=torch.long)
+        lam = torch.zeros(x.shape[0], d + 1, dtype=torch.float64)
+        state = torch.full((x.shape[0],), -1, dtype=torch.long)
+        rows, k = torch.arange(x.shape[0]), _LOCAL * (d + 1)
+        while rows.numel():
+            cand = self._nearest(x[rows], k) if k < n else None
+            i, l, s, _ = _walk(x[rows], self.c, self.sq, start[rows], cand)
+            idx[rows], lam[rows], state[rows] = i, l, s
+            if cand is None:
+                break
+            rows, k = rows[s == -1], 8 * k
+        return idx, lam, state
 
+    def _nearest(self, x: Tensor, k: int) -> Tensor:
+        """The ``k`` centres nearest each row of ``x`` (b, d): (b, k) indices, ascending."""
+        near = torch.cdist(x, self.c).topk(k, dim=1, largest=False).indices
+        return near.sort(1).values  # ascending index: ratio ties go to the smaller index, as over all
+
+    def _anchor_table(self) -> tuple[Tensor, Tensor]:
+        """Points inside the hull and their Delaunay simplices, where walks begin (built once).
+
+        The anchors are centres pulled 1% towards the centroid (inside the hull), located in
+        rounds of growing size, each walk starting from the nearest anchor already located;
+        the first from the centroid's simplex. A fixed generator: the same centres always
+        give the same anchors.
+        """
+        if self._anchors is None:
+            d = self.c.shape[1]
+            xs, simplices = self.c.mean(0, keepdim=True), self.start[None]
+            pick = torch.randperm(self.c.shape[0], generator=torch.Generator().manual_seed(0))[:_ANCHORS]
+            pts = self.c[pick] * 0.99 + 0.01 * self.c.mean(0)
+            size = 4 * (d + 1)
+            done = 0
+            while done < pts.shape[0]:
+                a = pts[done : done + size]
+                near = torch.cdist(a, xs).argmin(1)
+                k = _LOCAL * (d + 1)
+                simplex, lam, state, _ = _walk(a, self.c, self.sq, simplices[near],
+                                               self._nearest(a, k) if k < self.c.shape[0] else None)
+                full = (state == 1) & (lam > 0).all(1)  # d + 1 distinct vertices: a start simplex
+                xs, simplices = torch.cat([xs, a[full]]), torch.cat([simplices, simplex[full]])
+                done += a.shape[0]
+                size *= 4
+            self._anchors = (xs, simplices)
+        return self._anchors
+
+
+def _walk(x: Tensor, c: Tensor, sq: Tensor, start: Tensor,
+          cand: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Visibility walk in the Delaunay triangulation, batched: rows x (b, d) from ``start``.
+
+    ``start`` is one Delaunay simplex (d + 1,) for every row or one per row (b, d + 1).
     Each step is one pivot of the dual simplex method on the lifting LP: the simplex ``S``
     stays Delaunay (no lifted centre below its affine function ``phi_S``); when ``w`` has a
     negative barycentric coordinate ``lambda_r``, the facet opposite ``c_r`` is crossed and
     the new vertex is the centre that the hyperplane, rotated about that facet, touches
     first (smallest ``gap_j / psi_j`` over ``psi_j > 0``, ties to the smaller index). No
     centre on the far side of the facet means a hull facet separates ``w``: outside.
-    Returns ``idx`` (b, d + 1), ``lam`` (b, d + 1) (largest weight first, unused slots
-    repeating the first index with weight 0) and ``state`` (b,): 1 inside, 0 outside,
-    -1 undecided (degenerate pivots or too many steps: the caller falls back to the LP).
+
+    ``cand`` (b, K), ascending per row: score only these centres (the walk then runs in the Delaunay
+    triangulation of the candidates and the start's vertices; the caller certifies the
+    answer over all centres). Returns ``idx`` (b, d + 1), ``lam`` (b, d + 1) (largest
+    weight first, unused slots repeating the first index with weight 0), ``state`` (b,):
+    1 inside, 0 outside, -1 undecided (degenerate pivots or too many steps: the caller
+    falls back to the LP), and ``facet`` (b, d + 1): for outside rows the affine function
+    ``h(v) = facet . (v, 1)`` with ``h(w) > 0 >= h(c_j)`` on every scored centre.
     """
     b, d = x.shape
     n = c.shape[0]
-    simplex = start.expand(b, d + 1).clone()  # (b, d + 1)
+    simplex = start.expand(b, d + 1).clone()  # (b, d + 1): one start for all rows, or one per row
     state = torch.full((b,), -1, dtype=torch.long)
     lam = torch.zeros(b, d + 1, dtype=torch.float64)
+    facet = torch.zeros(b, d + 1, dtype=torch.float64)
     xh = torch.cat([x, torch.ones(b, 1, dtype=x.dtype)], 1)  # (b, d + 1)
     ch = torch.cat([c, torch.ones(n, 1, dtype=c.dtype)], 1)  # (n, d + 1) homogeneous centres
     act = torch.arange(b)
@@ -149,54 +226,86 @@ def _walk(x: Tensor, c: Tensor, sq: Tensor, start: Tensor) -> tuple[Tensor, Tens
         bad = info != 0
         beta = (minv @ xh[act, :, None])[..., 0]  # (a, d + 1) barycentric coordinates of w
         done = ~bad & (beta.min(1).values >= -1e-12)
+        if cand is not None and done.any():  # certify over every centre: no lifted centre below phi_S
+            coef = minv[done].transpose(1, 2) @ sq[simplex[act[done]]][..., None]  # (f, d + 1, 1)
+            lost = (sq - (ch @ coef)[..., 0]).min(1).values < -tol  # another simplex contains w
+            state[act[done][lost]] = -2  # marked; the LP decides
+            done[done.clone()] = ~lost
         lam[act[done]] = beta[done]
         state[act[done]] = 1
-        go = ~bad & ~done
+        go = ~bad & ~done & (state[act] != -2)
         if not go.any():
             break
         sub, mi, bt = act[go], minv[go], beta[go]
         r = bt.argmin(1)  # (g,) the facet to cross: opposite the most negative coordinate
-        psi = -(mi[torch.arange(sub.numel()), r] @ ch.T)  # (g, n): 0 on the facet, > 0 beyond it
+        row = -mi[torch.arange(sub.numel()), r]  # (g, d + 1): psi_j = row . (c_j, 1)
         coef = mi.transpose(1, 2) @ sq[simplex[sub]][..., None]  # (g, d + 1, 1): phi_S's coefficients
-        gap = sq - (ch @ coef)[..., 0]  # (g, n) >= 0: no lifted centre below phi_S
+        if cand is None:
+            psi = row @ ch.T  # (g, n): 0 on the facet, > 0 beyond it
+            gap = sq - (ch @ coef)[..., 0]  # (g, n) >= 0: no lifted centre below phi_S
+            cols = None
+        else:
+            cols = cand[sub]  # (g, K)
+            chc = ch[cols]  # (g, K, d + 1)
+            psi = (chc @ row[..., None])[..., 0]
+            gap = sq[cols] - (chc @ coef)[..., 0]
         if (gap.min(1).values < -tol).any():  # lost Delaunay-ness numerically: leave to the LP
             keep = gap.min(1).values >= -tol
-            sub, r, psi, gap = sub[keep], r[keep], psi[keep], gap[keep]
+            sub, r, psi, gap, row = sub[keep], r[keep], psi[keep], gap[keep], row[keep]
+            cols = None if cols is None else cols[keep]
         ratio = torch.where(psi > 1e-12, gap.clamp_min(0.0) / psi.clamp_min(1e-300), torch.full_like(psi, math.inf))
         best, j = ratio.min(1)  # first occurrence: ties to the smaller index
+        if cols is not None:
+            j = cols.gather(1, j[:, None])[:, 0]
         hull = ~torch.isfinite(best)
+        if cand is not None and hull.any():  # a hull facet of the candidates: does it bound every centre?
+            crosses = (row[hull] @ ch.T).amax(1) > 1e-12  # a centre beyond it: not a hull facet of all
+            state[sub[hull][crosses]] = -2
+            hull[hull.clone()] = ~crosses
         state[sub[hull]] = 0
+        facet[sub[hull]] = -row[hull]  # h(c_j) = -psi_j <= 0 on every scored centre, h(w) = -beta_r > 0
+        hull = hull | ~torch.isfinite(best)  # certified or marked: either way, this row stops
         walk = ~hull
         simplex[sub[walk], r[walk]] = j[walk]
         act = sub[walk]
         if not act.numel():
             break
+    state[state == -2] = -1
     inside = state == 1
+    if inside.any():  # canonical: vertices in ascending order, weights solved again, whatever the path
+        rows = inside.nonzero().squeeze(1)
+        simplex[rows] = simplex[rows].sort(1).values
+        sol = torch.linalg.solve_ex(ch[simplex[rows]].transpose(1, 2), xh[rows, :, None])
+        lam[rows] = torch.where((sol.info == 0)[:, None], sol.result[..., 0], lam[rows])
     lam = torch.where(inside[:, None], lam.clamp_min(0.0), torch.zeros_like(lam))
     lam = torch.where(inside[:, None], lam / lam.sum(1, keepdim=True).clamp_min(1e-300), lam)
     lam = torch.where(lam > _TOL, lam, torch.zeros_like(lam))
     order = torch.argsort(-lam, dim=1, stable=True)
     lam, simplex = lam.gather(1, order), simplex.gather(1, order)
     simplex = torch.where(lam > 0, simplex, simplex[:, :1])
-    return simplex, lam, state
+    return simplex, lam, state, facet
 
 
-def _separated(x: Tensor, c: Tensor) -> Tensor:
+def _separated(x: Tensor, c: Tensor, c32: Tensor | None = None) -> Tensor:
     """Rows of ``x`` (s, d) certified outside the hull of ``c`` (n, d) by a hyperplane: (s,) bool.
 
     Gilbert's algorithm: p is a hull point (start: the centroid); u = x - p; if
     ``<u, x> > max_j <u, c_j>`` the hyperplane separates; else step p towards the
-    maximising centre (exact line search). A False row may still be outside.
+    maximising centre (exact line search). A False row may still be outside. The support
+    values are scored in float32 (``c32``, the centres' float32 copy) and a row counts as
+    separated only when its gap exceeds the float32 error bound (:func:`float32_error_bound`),
+    so every True row is separated in exact arithmetic.
     """
     done = torch.zeros(x.shape[0], dtype=torch.bool)
     act = torch.arange(x.shape[0])  # rows still undecided
     p = c.mean(0).expand(x.shape[0], -1).clone()  # (s, d)
+    c32 = c.float() if c32 is None else c32
     c_max = float(c.norm(dim=1).max())
     for _ in range(_GILBERT_STEPS):
         xa, pa = x[act], p[act]
         u = xa - pa  # (a, d)
-        best, j = (u @ c.T).max(1)  # (a,) support value and point in direction u
-        gap = (u * xa).sum(1) - best  # > 0: separated
+        best, j = (u.float() @ c32.T).max(1)  # (a,) support value (float32) and point in direction u
+        gap = (u * xa).sum(1) - best.double() - float32_error_bound(u, c_max, 0.0)  # > 0: separated
         sep = gap > _TOL * (u.norm(dim=1) * (xa.norm(dim=1) + c_max) + 1e-300)
         done[act[sep]] = True
         v = c[j] - pa  # (a, d) direction to the support point

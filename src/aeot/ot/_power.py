@@ -17,7 +17,7 @@ different CPUs (and GPUs), so two scores closer than the float32 rounding error 
 rank either way.  :func:`cell_index` and :func:`power_scores_topk` (everything that
 assigns samples to cells outside the solver's Monte Carlo estimate) re-score, in
 float64, every target whose float32 score is within twice a rigorous bound of the
-float32 error (:func:`_error_bound`) of the decision, and rank by the float64 score,
+float32 error (:func:`float32_error_bound`) of the decision, and rank by the float64 score,
 ties broken by the smaller index.  Their answers are therefore the exact float64
 argmax / top-k on every machine, and ``power_scores_topk(...)[1][:, 0]`` always
 equals ``cell_index(...)``.
@@ -166,7 +166,7 @@ def _unit_roundoff(device: torch.device) -> float:
     return 2.0**-24
 
 
-def _error_bound(x: Tensor, y_norm_max: float, h_abs_max: float) -> Tensor:
+def float32_error_bound(x: Tensor, y_norm_max: float, h_abs_max: float) -> Tensor:
     """Per row of ``x`` (s, d), a bound on ``|float32 score - exact score|`` for every target.
 
     A float32 dot product of length d plus one addition, in any summation order, errs by
@@ -193,7 +193,7 @@ def _rank(scores: Tensor, cols: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 
 class _Exact:
-    """Float64 copies of the targets and potential, and the bounds of :func:`_error_bound`."""
+    """Float64 copies of the targets and potential, and the bounds of :func:`float32_error_bound`."""
 
     def __init__(self, targets: Tensor, potential: Tensor):
         self.y = targets.detach().to(torch.float64)
@@ -202,7 +202,7 @@ class _Exact:
         self.h_max = float(self.h.abs().max()) if self.h.numel() else 0.0
 
     def bound(self, x: Tensor) -> Tensor:
-        return _error_bound(x, self.y_max, self.h_max)  # (s,)
+        return float32_error_bound(x, self.y_max, self.h_max)  # (s,)
 
     def argmax(self, scorer: PowerScorer, x: Tensor, x64: Tensor) -> Tensor:
         """The exact float64 argmax (ties: smaller index) of rows x64 (s, d); x = x64 in float32: (s,)."""

@@ -212,17 +212,23 @@ def apply_extended_map(w: Tensor, result: Any, codes: Tensor, *, epsilon: float,
 def _paper_chunk(w: Tensor, cells: Tensor, tri: Triangulation, codes: Tensor, eps: float) -> tuple[Tensor, ...]:
     idx, lam, inside = tri.locate(w)  # (c, d + 1) each, (c,): the Delaunay simplex containing w
     idx, lam, inside = idx.to(codes.device), lam.to(codes.device), inside.to(codes.device)
-    zi = codes[cells]  # (c, d_z)
-    tested = torch.cat([cells[:, None], idx], 1)  # (c, d + 2): w's own cell and the simplex
-    used = torch.cat([torch.ones_like(inside)[:, None], lam > 0], 1)
-    z = codes[tested].to(torch.float64)  # (c, d + 2, d_z)
-    pair = used[:, :, None] & used[:, None, :]
-    diameter = torch.where(pair, torch.cdist(z, z), torch.zeros((), dtype=z.dtype, device=z.device)).amax((1, 2))
-    diameter = torch.where(inside, diameter, torch.full_like(diameter, math.inf))
-    mixed = torch.einsum("ck,ckd->cd", lam, z[:, 1:]).to(codes.dtype)
-    ok = inside & (diameter <= eps) & torch.isfinite(mixed).all(1)
+    values = codes[cells].clone()  # (c, d_z): z_i, kept outside the interpolated region
+    diameter = torch.full(inside.shape, math.inf, dtype=torch.float64, device=codes.device)
+    ok = torch.zeros_like(inside)
+    rows = inside.nonzero().squeeze(1)  # only samples inside a simplex are interpolated
+    if rows.numel():
+        ci, li, ii = cells[rows], lam[rows], idx[rows]
+        tested = torch.cat([ci[:, None], ii], 1)  # (r, d + 2): w's own cell and the simplex
+        used = torch.cat([torch.ones_like(ci, dtype=torch.bool)[:, None], li > 0], 1)
+        z = codes[tested].to(torch.float64)  # (r, d + 2, d_z)
+        pair = used[:, :, None] & used[:, None, :]
+        diam = torch.where(pair, torch.cdist(z, z), torch.zeros((), dtype=z.dtype, device=z.device)).amax((1, 2))
+        mixed = torch.einsum("ck,ckd->cd", li, z[:, 1:]).to(codes.dtype)
+        good = (diam <= eps) & torch.isfinite(mixed).all(1)
+        diameter[rows], ok[rows] = diam, good
+        values[rows[good]] = mixed[good]
     only_i = ((lam * (idx != cells[:, None])).sum(1) <= SUPPORT_TOL)  # all weight on the own cell
-    return torch.where(ok[:, None], mixed, zi), ok & ~only_i, diameter, inside
+    return values, ok & ~only_i, diameter, inside
 
 
 # --------------------------------------------------------------------------- projection mode
