@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from aeot.model import LatentGenerativeModel
-from aeot.ot.extended import sample_source
 from aeot.plots import save_figure, save_image_grid
 
-__all__ = ["PRIORS", "interpolation_figures", "plot_tsne"]
+__all__ = ["interpolation_figures", "plot_tsne"]
 
 N_STRIPS = 6
 N_STEPS = 10
@@ -47,21 +45,6 @@ def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     return (a[:, None] * (1 - t) + b[:, None] * t).reshape(-1, a.shape[1])
 
 
-def _sdot_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:
-    r = sampler.result_
-    return sample_source(2 * n, r.low, r.high, g), lambda p: sampler.map_source(p).values
-
-
-def _gaussian_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:
-    eps = torch.randn(2 * n, sampler.dim_, generator=g, device=sampler.device_, dtype=torch.float64)
-    return eps, lambda e: sampler.mean_ + e @ sampler.chol_.T
-
-
-# Samplers whose source ("prior") space is known: name -> (source points, map to latent codes).
-PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
-          "gaussian": ("standard normal noise", _gaussian_prior)}
-
-
 def interpolation_figures(model: LatentGenerativeModel, held: torch.Tensor | None, run_dir: str | Path, *,
                           seed: int = 0, where: Callable[[str], Path] | None = None) -> dict[str, str]:
     """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
@@ -80,11 +63,11 @@ def interpolation_figures(model: LatentGenerativeModel, held: torch.Tensor | Non
         with torch.no_grad():
             save_image_grid(model.decode(z).cpu(), where("interp_latent.png"), nrow=N_STEPS)
         out["interp_latent"] = "interp_latent.png"
-    caption, prior = PRIORS.get(sampler.name, (None, None))
+    caption = getattr(sampler, "source_space", None)  # a baseline's prior adapter has none
     gs = torch.Generator(device=sampler.device_).manual_seed(seed)
-    if prior is not None:
-        w, to_latent = prior(sampler, N_STRIPS, gs)
-        z = to_latent(_lerp(w[:N_STRIPS], w[N_STRIPS:], N_STEPS))
+    if caption is not None:  # the sampler pushes source points forward: interpolate between those
+        w = sampler.sample_source(2 * N_STRIPS, generator=gs)
+        z = sampler.push_source(_lerp(w[:N_STRIPS], w[N_STRIPS:], N_STEPS))
     else:  # no known source space: between pairs of generated codes
         caption = "generated code pairs (this sampler exposes no source space)"
         s = sampler.sample(2 * N_STRIPS, generator=gs)
