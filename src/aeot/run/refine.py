@@ -35,7 +35,7 @@ from aeot.progress import emit
 from aeot.run.config import dataclass_from_dict, load_data, read_run_config
 from aeot.run.generator import GENERATOR_KIND
 from aeot.run.refine_figures import plot_evolution, plot_refine_curves, save_side_by_side
-from aeot.run.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_run
+from aeot.run.refine_metrics import DEFAULT_FID_N, check_fid_n, fid_callback_for_data
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext, StageRecord
 from aeot.samplers import load_sampler, make_sampler, save_sampler
@@ -81,7 +81,7 @@ def stage(run: RunDir, config: RefineConfig | None = None, ctx: StageContext = S
     fid : bool
         FID, classes covered and KL to the real labels per epoch on ``fid_n`` images (default:
         the saved one when resuming, else :data:`aeot.evaluation.DEFAULT_FID_N`) when the
-        dataset has a domain classifier (:func:`aeot.run.refine_metrics.fid_callback_for_run`);
+        dataset has a domain classifier (:func:`aeot.run.refine_metrics.fid_callback_for_data`);
         else a note in the report.
     fid_n : int, optional
 
@@ -133,7 +133,8 @@ def stage(run: RunDir, config: RefineConfig | None = None, ctx: StageContext = S
         emit(progress, event="stage", stage="fid", message=f"FID per epoch: classifier of {run_cfg.data.name}")
         gen = torch.Generator(device=sampler.device_).manual_seed(config.seed + FID_LATENT_SALT)
         z_fid = sampler.sample(fid_n, generator=gen)  # (fid_n, d): the same latents at every epoch
-        fid_cb, fid_info = fid_callback_for_run(run_dir, n=fid_n, device=device, latents=z_fid, progress=progress)
+        fid_cb, fid_info = fid_callback_for_data(run_cfg.data, n=fid_n, device=device, latents=z_fid,
+                                                 progress=progress)
         callbacks = [*([fid_cb] if fid_cb is not None else []), *callbacks]
     atomic_write_json(run.refine.config, {"aeot_version": __version__, "device": device, "refine": asdict(config),
                                           "sampler": sampler_info, "dataset": run_cfg.data.name, "fid": fid_info})

@@ -17,9 +17,9 @@ import torch
 from aeot.evaluation import DEFAULT_FID_N, DEFAULT_N, Evaluator, FidCallback, fid_callback
 from aeot.evaluation.fid_callback import check_fid_n
 from aeot.progress import Progress
-from aeot.run.config import read_run_config
+from aeot.run.config import DataConfig, read_run_config
 
-__all__ = ["DEFAULT_FID_N", "FidCallback", "check_fid_n", "fid_callback_for_run"]
+__all__ = ["DEFAULT_FID_N", "FidCallback", "check_fid_n", "fid_callback_for_data", "fid_callback_for_run"]
 
 
 def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device: str = "cpu", seed: int = 0,
@@ -34,8 +34,15 @@ def fid_callback_for_run(run_dir: str | Path, *, n: int = DEFAULT_FID_N, device:
     the cache for small datasets (digits, mnist-5k), else none, with a note naming
     ``aeot classifier train --data NAME``.
     """
+    return fid_callback_for_data(read_run_config(run_dir).data, n=n, device=device, seed=seed, latents=latents,
+                                 progress=progress)
+
+
+def fid_callback_for_data(data: DataConfig, *, n: int = DEFAULT_FID_N, device: str = "cpu", seed: int = 0,
+                          latents: torch.Tensor | None = None,
+                          progress: Progress | None = None) -> tuple[FidCallback | None, dict[str, Any]]:
+    """:func:`fid_callback_for_run` for a run whose data section is ``data`` (already read)."""
     n = check_fid_n(n)
-    data = read_run_config(run_dir).data
     evaluator = Evaluator(data.name, features="classifier", n=DEFAULT_N["classifier"], seed=seed,
                           data_dir=data.data_dir, image_size=data.image_size, device=device, auto_classifier=True,
                           progress=progress).prepare()
