@@ -248,12 +248,12 @@ def test_a_malformed_metrics_json(run, capsys, tmp_path):
 
 
 def test_a_genuine_bug_prints_a_traceback_and_asks_for_a_report(run, capsys, monkeypatch):
-    import aeot.pipeline
+    import aeot.run.sample
 
     def bug(*a, **k):
         raise KeyError("an internal slip")
 
-    monkeypatch.setattr(aeot.pipeline, "sample_stage", bug)
+    monkeypatch.setattr(aeot.run.sample, "stage", bug)
     before = snapshot(run)
     assert main(["sample", "--run", str(run), "--sampler", "kmeans"]) == 1
     err = capsys.readouterr().err

@@ -122,7 +122,7 @@ def test_written_files_get_the_mode_of_the_umask(tmp_path):
 
 
 def test_staged_files_arrive_together_or_not_at_all(tmp_path):
-    from aeot.staging import remove_orphans, staged
+    from aeot.run.staging import remove_orphans, staged
 
     (tmp_path / "a.txt").write_text("old a")
     with pytest.raises(ValueError):

@@ -21,6 +21,7 @@ def test_python_quickstart_runs():
     exec(compile(code, "README.md", "exec"), scope)
     assert tuple(scope["images"].shape) == (16, 1, 28, 28)
     assert scope["z"].shape[1] == 8
+    assert scope["result"].fid >= 0 and 0 <= scope["result"].precision <= 1
 
 
 def cli_lines():

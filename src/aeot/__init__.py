@@ -14,6 +14,8 @@ Data flows one way: data -> autoencoder -> latent codes -> sampler -> decoder ->
     sampler = aeot.make_sampler("sdot", seed=0).fit(aeot.encode(ae, train.x))
     model = aeot.LatentGenerativeModel(decoder=ae, sampler=sampler, encoder=ae)
     images = model.generate(16)
+    result = aeot.Evaluator("digits", features="classifier", n=1000).prepare().evaluate(model)
+    print(result.fid, result.precision, result.recall)
 
 The names below load on first use (PEP 562), so ``import aeot`` and the ``aeot`` command stay
 fast; ``from aeot import *`` and static type checkers see them all.
@@ -74,6 +76,15 @@ _LAZY = {
     "train_baseline": "aeot.run.baseline",
     # the model
     "LatentGenerativeModel": "aeot.model",
+    # evaluation
+    "Evaluation": "aeot.evaluation",
+    "Evaluator": "aeot.evaluation",
+    "ReferenceSet": "aeot.evaluation",
+    # run directories
+    "RunConfig": "aeot.run.config",
+    "RunDir": "aeot.run.rundir",
+    "StageContext": "aeot.run.stage",
+    "run_pipeline": "aeot.run.pipeline",
     # metrics
     "FID": "aeot.metrics",
     "inception_score": "aeot.metrics",
@@ -109,6 +120,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what a type checker (and an IDE) resolves the lazy names to
     from aeot.data import Dataset, list_datasets, load_dataset
+    from aeot.evaluation import Evaluation, Evaluator, ReferenceSet
     from aeot.metrics import FID, inception_score, kid, mode_coverage, precision_recall
     from aeot.model import LatentGenerativeModel
     from aeot.nets import list_autoencoders, make_autoencoder, make_discriminator
@@ -137,3 +149,7 @@ if TYPE_CHECKING:  # what a type checker (and an IDE) resolves the lazy names to
         train_autoencoder,
     )
     from aeot.run.baseline import load_baseline, train_baseline
+    from aeot.run.config import RunConfig
+    from aeot.run.pipeline import run_pipeline
+    from aeot.run.rundir import RunDir
+    from aeot.run.stage import StageContext

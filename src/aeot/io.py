@@ -31,7 +31,7 @@ from aeot.errors import CheckpointError
 
 FORMAT_VERSION = 1
 _TENSOR = "__tensor__"
-TMP_SUFFIX = ".tmp"  # atomic writes: ".NAME.XXXXXXXX.tmp" beside NAME (aeot.staging removes orphans)
+TMP_SUFFIX = ".tmp"  # atomic writes: ".NAME.XXXXXXXX.tmp" beside NAME (aeot.run.staging removes orphans)
 
 
 # --------------------------------------------------------------------------- atomic files

@@ -29,14 +29,14 @@ def tiny(tmp_path_factory):
 
 def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
     out, results, _ = tiny
-    methods = [r["method"] for r in results["rows"]]
+    methods = [r["method"] for r in results.rows]
     assert methods[: len(ROWS)] == ROWS
-    for r in results["rows"]:
+    for r in results.rows:
         assert r["FID_floor_n"] is not None and r["FID_floor_n"] >= 0, r["method"]  # every row at the floor's n
         assert r["method"] == "True Images" or r["FID"] >= 0, r["method"]
         assert r["IS"] >= 1.0 - 1e-6, r["method"]  # IS is at least 1 by definition
         assert 1 <= r["classes_covered"] <= 10
-    by = {r["method"]: r for r in results["rows"]}
+    by = {r["method"]: r for r in results.rows}
     assert by["True Images"]["paper_IS"] == 9.86 and by["AE-OTgen"]["paper_IS"] == 9.52  # MNIST column for digits
     assert set(by["AE-OT-GAN"]["train_seconds"]) == {"autoencoder", "sampler", "refine"}
     table = (out / "table.md").read_text()
@@ -47,13 +47,14 @@ def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
     for m in ("AE-OT (semi-discrete, 000)", "AE-OT-GAN", "AE-OT (conv AE: AE-OT-GAN at epoch 0)"):
         assert by[m]["latent_map"].startswith("extended map 'paper'"), m  # each AE-OT row names its map
         assert f"{m}: extended map 'paper'" in table
-    for r in results["rows"]:  # issue 19: the memorisation measure in every row, calibrated by the real one
+    for r in results.rows:  # issue 19: the memorisation measure in every row, calibrated by the real one
         assert 0.0 <= r["near_copies"] <= 1.0, r["method"]
     assert 0.0 <= by["AE-OT (semi-discrete, 000)"]["latent_copies"] <= 1.0 and "| near-copies |" in table
     for name in ("true-images", "ae-otgen", "ae-ot-gan", "wgan", "wgan-gp", "vae"):
         assert (out / "grids" / f"{name}.png").is_file(), name
-    assert len(results["targets"]) == 3 and all(isinstance(t["met"], bool) for t in results["targets"])
-    assert json.loads((out / "results.json").read_text())["rows"] == json.loads(json.dumps(results["rows"]))
+    assert len(results.targets) == 3 and all(isinstance(t["met"], bool) for t in results.targets)
+    assert results.header == table.split("\n\n")[1] and results.table == out / "table.md"  # what the CLI prints
+    assert json.loads((out / "results.json").read_text())["rows"] == json.loads(json.dumps(results.rows))
 
 
 def test_a_rerun_reuses_every_stage_and_other_settings_are_refused(tiny):
@@ -62,7 +63,7 @@ def test_a_rerun_reuses_every_stage_and_other_settings_are_refused(tiny):
     again = reproduce(preset_config("digits", "budget", **TINY), out, command="pytest", progress=events.append)
     started = [e["message"] for e in events if e.get("stage") == "reproduce" and "starting" in e.get("message", "")]
     assert started == []  # nothing recomputed
-    assert [r["FID"] for r in again["rows"]] == [r["FID"] for r in tiny[1]["rows"]]
+    assert [r["FID"] for r in again.rows] == [r["FID"] for r in tiny[1].rows]
     with pytest.raises(ConfigError, match="mlp_epochs"):
         reproduce(preset_config("digits", "budget", **{**TINY, "mlp_epochs": 2}), out)
 

@@ -33,7 +33,7 @@ def test_batched_divergence_is_zero_on_identical_batches_and_positive_otherwise(
 
 def test_data_rows_and_outputs(tmp_path):
     res = run_toy(small(), tmp_path)
-    s = res["summary"]
+    s = res.summary
     # Stratified real batches (as make_moons builds them) match each other better than i.i.d. ones.
     assert s["Data"]["moons"]["mean"] < s["Data (i.i.d.)"]["moons"]["mean"]
     assert s["Data"]["moons"]["paper"] == 0.070 and s["Data (i.i.d.)"]["moons"]["paper"] is None
@@ -53,11 +53,11 @@ def test_resume_skips_done_cells_and_refuses_other_settings(tmp_path):
         run_toy(small(seeds=[0, 1]), tmp_path / "a", resume=True)
     before = json.loads((tmp_path / "a" / "cells.json").read_text())["cells"]
     res = run_toy(small(seeds=[0]), tmp_path / "a", resume=True)
-    assert [c["divergence"] for c in res["cells"]] == [c["divergence"] for c in before]
+    assert [c["divergence"] for c in res.cells] == [c["divergence"] for c in before]
     # Rows may be added to a finished run; the done cells are kept.
     res = run_toy(small(seeds=[0], methods=["Data", "Data (i.i.d.)", "Cluster (k=8)"]), tmp_path / "a", resume=True)
-    assert {c["method"] for c in res["cells"]} == {"Data", "Data (i.i.d.)", "Cluster (k=8)"}
-    assert res["cells"][0]["divergence"] == before[0]["divergence"]
+    assert {c["method"] for c in res.cells} == {"Data", "Data (i.i.d.)", "Cluster (k=8)"}
+    assert res.cells[0]["divergence"] == before[0]["divergence"]
 
 
 @pytest.mark.parametrize("kw, word", [({"steps": 0}, "steps"), ({"seeds": []}, "seeds"),

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from aeot.cli import main
-from aeot.run.evaluate import blur
 
 
 def test_run_ends_with_an_evaluation_and_a_report_whose_figures_exist(tiny_run):
@@ -75,13 +74,6 @@ def test_user_errors_are_one_line_with_status_2(tiny_run, tmp_path, capsys, monk
     monkeypatch.setenv("AEOT_CACHE", str(tmp_path / "empty-cache"))
     assert main(["evaluate", str(tiny_run), "--n", "50"]) == 2
     assert "aeot classifier train --data digits" in capsys.readouterr().err
-
-
-def test_blur_keeps_range_and_mean_and_smooths():
-    x = torch.zeros(1, 1, 28, 28)
-    x[..., 14, 14] = 1.0
-    y = blur(x)
-    assert 0 <= float(y.min()) and float(y.max()) < 0.2 and float(y.sum()) == pytest.approx(1.0, rel=1e-5)
 
 
 @pytest.mark.slow

@@ -104,7 +104,7 @@ def test_refine_needs_a_finished_run(tmp_path, capsys):
 
 
 def test_a_per_epoch_metric_callback_reaches_history_curves_and_report(tmp_path):
-    from aeot.refine_run import refine_and_report
+    from aeot.run.pipeline import refine_and_report
     from aeot.train.refine import RefineConfig
 
     out = tmp_path / "run"
@@ -124,7 +124,7 @@ def test_a_per_epoch_metric_callback_reaches_history_curves_and_report(tmp_path)
 
 
 def test_preset_option_picks_another_datasets_r_and_t(tmp_path):
-    from aeot.refine_run import refine_config_for
+    from aeot.run.refine import refine_config_for
 
     out = tmp_path / "run"
     assert main(["run", *RUN, "--out", str(out)]) == 0

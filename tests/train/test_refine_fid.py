@@ -44,11 +44,11 @@ def test_fid_at_epoch_0_is_the_fid_of_the_decoders_samples(run_dir, tmp_path):
     import dataclasses
     import shutil
 
-    from aeot.run.evaluate import DEFAULT_N
+    from aeot.evaluation import DEFAULT_N
     from aeot.metrics import fid_from_features, load_classifier, predict
     from aeot.metrics.classifier import default_classifier_path
     from aeot.run.config import load_data, read_run_config
-    from aeot.refine_run import FID_LATENT_SALT
+    from aeot.run.refine import FID_LATENT_SALT
     from aeot.samplers import load_sampler
     from aeot.train.autoencoder import load_autoencoder
 
@@ -95,12 +95,11 @@ def test_bad_fid_n_exits_2_with_one_line(run_dir, capsys):
 
 
 def test_no_classifier_for_a_large_set_gives_a_note(monkeypatch, run_dir):
-    import aeot.run.evaluate as ev
+    import aeot.evaluation.features as features
     from aeot.run.refine_metrics import fid_callback_for_run
 
-    monkeypatch.setattr(ev, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as large here
-    monkeypatch.setattr("aeot.metrics.classifier.default_classifier_path",
-                        lambda name: run_dir / "no-such-classifier.safetensors")
+    monkeypatch.setattr(features, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as large here
+    monkeypatch.setenv("AEOT_CACHE", str(run_dir / "empty-cache"))  # no cached classifier
     cb, info = fid_callback_for_run(run_dir, n=20)
     assert cb is None and "aeot classifier train --data digits" in info["note"]
 
@@ -120,13 +119,12 @@ def test_resumed_refinement_continues_the_fid_column(run_dir, tmp_path):
 def test_report_names_the_classifier_command_when_there_is_none(monkeypatch, run_dir, tmp_path):
     import shutil
 
-    import aeot.run.evaluate as ev
+    import aeot.evaluation.features as features
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)
-    monkeypatch.setattr(ev, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as a large set here
-    monkeypatch.setattr("aeot.metrics.classifier.default_classifier_path",
-                        lambda name: tmp_path / "no-such-classifier.safetensors")
+    monkeypatch.setattr(features, "AUTO_CLASSIFIER_MAX_TRAIN", 10)  # digits counts as a large set here
+    monkeypatch.setenv("AEOT_CACHE", str(tmp_path / "empty-cache"))  # no cached classifier
     assert main(["refine", str(run), *REFINE]) == 0
     assert "fid" not in json.loads((run / "refine" / "history.json").read_text())
     assert "`aeot classifier train --data digits`" in (run / "report.md").read_text()

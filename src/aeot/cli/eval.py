@@ -9,8 +9,9 @@ from pathlib import Path
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.cli._launch import add_backend_option
 from aeot.data import list_datasets
-from aeot.eval_report import compare_runs, summary_lines
+from aeot.evaluation.markdown import summary_lines
 from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
+from aeot.run.compare import compare_runs
 from aeot.run.evaluate import evaluate_run
 from aeot.run.rundir import RunDir
 

@@ -42,14 +42,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
     progress = TqdmProgress()
     try:
-        results = reproduce(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
+        result = reproduce(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
     finally:
         progress.close()
-    print((out / "table.md").read_text().split("\n\n")[1])
-    for t in results["targets"]:
+    print(result.header)
+    for t in result.targets:
         print(f"target: {t['target']}: {t['measured']} -> {'met' if t['met'] else 'NOT met'}")
-    print(f"{results['stage_seconds_total']:.0f} s over all stages; table: {out / 'table.md'}; "
-          f"results: {out / 'results.json'}")
+    print(f"{result.stage_seconds_total:.0f} s over all stages; table: {result.table}; results: {result.results}")
     return 0
 
 
@@ -79,9 +78,9 @@ def cmd_toy(args: argparse.Namespace) -> int:
                     batch_size=args.batch_size, noise=args.noise, factor=args.factor)
     progress = TqdmProgress()
     try:
-        run_toy(cfg, args.out, resume=args.resume, progress=progress)
+        result = run_toy(cfg, args.out, resume=args.resume, progress=progress)
     finally:
         progress.close()
-    print((args.out / "table.md").read_text().split("\n\n")[2])
+    print(result.table, end="")
     print(f"results: {args.out / 'results.json'}, table: {args.out / 'table.md'}")
     return 0

@@ -1,5 +1,5 @@
 """``aeot run``, ``train-ae``, ``sample``, ``refine``, ``datasets``: the commands over one run directory
-(the work is in :mod:`aeot.run.pipeline`, :mod:`aeot.pipeline` and :mod:`aeot.refine_run`)."""
+(the work is in :mod:`aeot.run.pipeline` and its stages, :mod:`aeot.run.train_ae` ...)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from aeot.cli._launch import add_backend_option
 from aeot.data import describe_datasets, list_datasets
 from aeot.errors import ConfigError
 from aeot.nets import list_autoencoders
-from aeot.pipeline import resample_run, train_ae_stage
-from aeot.refine_run import refine_and_report, refine_config_for
+from aeot.run import train_ae
 from aeot.run.config import RunConfig, apply_overrides, read_run_config
-from aeot.run.pipeline import run_pipeline
+from aeot.run.pipeline import refine_and_report, resample_run, run_pipeline
+from aeot.run.refine import refine_config_for
 from aeot.run.refine_metrics import DEFAULT_FID_N
 from aeot.run.rundir import RunDir
+from aeot.run.stage import StageContext
 from aeot.samplers import list_samplers
 from aeot.train.refine import REFINE_PRESETS
 from aeot.train.refine_losses import ADV_MODES, REDUCTIONS
@@ -173,12 +174,13 @@ def _stop_rules(sampler: str | None, params: dict[str, Any] | None) -> dict[str,
     return {"sdot": sdot_stop_rule(params if sampler == "sdot" and isinstance(params, dict) else None)}
 
 
-def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str, Any], Path]:
-    """Resolve the config, then run a pipeline stage with progress bars."""
+def _run_stage(args: argparse.Namespace, command: str, job):
+    """Resolve the config, then run a job or stage (``job(run, config, ctx)``) with progress bars."""
     cfg, out = _config(args, command)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        return stage(cfg, out, device=resolve_device(args.device), resume=args.resume, progress=progress), out
+        ctx = StageContext(device=resolve_device(args.device), resume=args.resume, progress=progress)
+        return job(RunDir(out), cfg, ctx), out
     finally:
         progress.close()
 
@@ -186,30 +188,31 @@ def _run_stage(args: argparse.Namespace, command: str, stage) -> tuple[dict[str,
 # ----------------------------------------------------------------------------- commands
 def cmd_run(args: argparse.Namespace) -> int:
     result, out = _run_stage(args, "run", run_pipeline)
-    print(f"test reconstruction MSE {result['test_mse']:.5f}; {result['total_seconds_this_call']:.0f} s")
+    print(f"test reconstruction MSE {result.train_ae.test_mse:.5f}; {result.total_seconds_this_call:.0f} s")
     if args.refine:
         overrides = {} if args.refine_epochs is None else {"epochs": args.refine_epochs}
         result = _refine(out, overrides, device=args.device, resume=args.resume, fid=args.fid, fid_n=args.fid_n)
-    print(f"report: {result['report']}")
+    print(f"report: {result.report}")
     return 0
 
 
 def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bool, sampler: str | None = None,
             sampler_params: dict[str, Any] | None = None, preset: str | None = None, fid: bool = True,
-            fid_n: int | None = None) -> dict[str, Any]:
+            fid_n: int | None = None):
     resume = resume and RunDir(run_dir).refine.checkpoint.exists()
     cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
     progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
     try:
-        result = refine_and_report(run_dir, cfg, sampler_name=sampler, sampler_params=sampler_params,
-                                   device=resolve_device(device), resume=resume, progress=progress, fid=fid, fid_n=fid_n)
+        ctx = StageContext(device=resolve_device(device), resume=resume, progress=progress)
+        result = refine_and_report(RunDir(run_dir), cfg, ctx, sampler_name=sampler, sampler_params=sampler_params,
+                                   fid=fid, fid_n=fid_n)
     finally:
         progress.close()
-    for row in result["epoch0_vs_last"]:
+    for row in result.refine.epoch0_vs_last:
         if row["metric"].startswith("eval_") or row["metric"] in ("fid", "classes_covered", "kl_to_real"):
             a, b = (f"{v:.5g}" if isinstance(v, (int, float)) else "-" for v in list(row.values())[1:])
             print(f"{row['metric']}: epoch 0 {a} -> last {b}")
-    print(f"AE-OT-GAN refinement: {result['refine_seconds_this_call']:.0f} s")
+    print(f"AE-OT-GAN refinement: {result.refine.refine_seconds_this_call:.0f} s")
     return result
 
 
@@ -220,13 +223,13 @@ def cmd_refine(args: argparse.Namespace) -> int:
         raise ConfigError("--sampler-param needs --sampler NAME (the run's own sampler is used as fitted)")
     result = _refine(args.run_dir, overrides, device=args.device, resume=args.resume, sampler=args.sampler,
                      sampler_params=params, preset=args.preset, fid=args.fid, fid_n=args.fid_n)
-    print(f"report: {result['report']}")
+    print(f"report: {result.report}")
     return 0
 
 
 def cmd_train_ae(args: argparse.Namespace) -> int:
-    result, out = _run_stage(args, "train-ae", train_ae_stage)
-    print(f"train MSE {result['train_mse']:.5f}, held-out MSE {result['test_mse']:.5f}")
+    result, out = _run_stage(args, "train-ae", train_ae.stage)
+    print(f"train MSE {result.train_mse:.5f}, held-out MSE {result.test_mse:.5f}")
     print(f"autoencoder: {RunDir(out).autoencoder}")
     return 0
 
@@ -238,11 +241,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     cfg = apply_overrides(base, overrides)
     progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
     try:
-        result = resample_run(cfg, args.out, device=resolve_device(args.device), progress=progress)
+        result = resample_run(RunDir(args.out), cfg, StageContext(device=resolve_device(args.device), progress=progress))
     finally:
         progress.close()
-    print(f"sampler {cfg.sampler.name!r} fitted in {result['sampler_fit_seconds']:.1f} s")
-    print(f"report: {result['report']}")
+    print(f"sampler {cfg.sampler.name!r} fitted in {result.sample.sampler_fit_seconds:.1f} s")
+    print(f"report: {result.report}")
     return 0
 
 

@@ -31,17 +31,18 @@ from typing import Any, Callable
 from aeot import distributed
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
-from aeot.eval_report import FLOOR_PEER, FLOOR_ROW
-from aeot.experiments.reproduce_table import write_outputs
+from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
+from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
-from aeot.pipeline import resample_run, train_ae_stage
 from aeot.progress import Progress, emit_stage
-from aeot.refine_run import refine_stage
+from aeot.run import refine, train_ae
 from aeot.run.baseline import train_baseline
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
 from aeot.run.evaluate import evaluate_run
+from aeot.run.pipeline import resample_run
 from aeot.run.rundir import RunDir
+from aeot.run.stage import StageContext
 from aeot.train.autoencoder import AETrainConfig
 from aeot.train.baselines import BaselineConfig
 from aeot.train.refine import RefineConfig
@@ -204,18 +205,18 @@ def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) ->
     resume = RunDir(run_dir).checkpoint.exists()
     if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
         distributed.on_main(shutil.rmtree, run_dir)
-    res = train_ae_stage(run_cfg, run_dir, device=device, resume=resume, progress=progress)
-    return {k: res[k] for k in ("train_mse", "test_mse", "n_train", "n_test")} | {
-        "train_seconds": res["train_seconds_this_call"]}
+    res = train_ae.stage(RunDir(run_dir), run_cfg, StageContext(device=device, resume=resume, progress=progress))
+    return {"train_mse": res.train_mse, "test_mse": res.test_mse, "n_train": res.n_train, "n_test": res.n_test,
+            "train_seconds": res.train_seconds_this_call}
 
 
 def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
-    sampler fitted by :func:`aeot.pipeline.resample_run` (what ``aeot sample`` does)."""
+    sampler fitted by :func:`aeot.run.pipeline.resample_run` (what ``aeot sample`` does)."""
     distributed.on_main(_share_autoencoder, ae_dir, run_dir)  # rank 0 links the files; every rank reads them
-    res = resample_run(run_cfg, run_dir, device=device, progress=progress)
-    return {"sampler": res["sampler"], "fit_seconds": res["sampler_fit_seconds"],
-            "latent_map": res.get("sampler_detail")}  # e.g. the extended map of sdot and its epsilon
+    res = resample_run(RunDir(run_dir), run_cfg, StageContext(device=device, progress=progress)).sample
+    return {"sampler": res.sampler, "fit_seconds": res.sampler_fit_seconds,
+            "latent_map": res.sampler_detail}  # e.g. the extended map of sdot and its epsilon
 
 
 def _share_autoencoder(ae_dir: Path, run_dir: Path) -> None:
@@ -233,9 +234,9 @@ def _share_autoencoder(ae_dir: Path, run_dir: Path) -> None:
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
     rcfg = RefineConfig.for_dataset(cfg.dataset, epochs=cfg.refine_epochs, seed=cfg.seed)
     resume = RunDir(run_dir).refine.checkpoint.exists()
-    res = refine_stage(run_dir, rcfg, device=device, resume=resume, progress=progress)
+    res = refine.stage(RunDir(run_dir), rcfg, StageContext(device=device, resume=resume, progress=progress))
     hist = read_json(RunDir(run_dir).refine.history, what="refine history")
-    return {"refine_seconds": res["refine_seconds_this_call"], "epochs": cfg.refine_epochs,
+    return {"refine_seconds": res.refine_seconds_this_call, "epochs": cfg.refine_epochs,
             "fid_per_epoch": hist.get("fid"), "lr_ratio": rcfg.lr_ratio, "g_steps": rcfg.g_steps}
 
 
@@ -279,7 +280,7 @@ def _ensure_classifier(cfg: ReproduceConfig, device: str, progress: Progress | N
 
 
 def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", command: str = "",
-              progress: Progress | None = None) -> dict[str, Any]:
+              progress: Progress | None = None) -> ReproduceResult:
     """Run (or reuse) every stage of ``cfg`` into ``out``; write results.json, table.md, grids/."""
     cfg.validate()
     out = Path(out)
@@ -350,4 +351,4 @@ def stage_seconds(out: str | Path) -> dict[str, float]:
     return {p.stem: read_json(p, what="stage record")["seconds"] for p in sorted((Path(out) / "stages").glob("*.json"))}
 
 
-__all__ = ["PRESETS", "ReproduceConfig", "preset_config", "reproduce", "stage_seconds"]
+__all__ = ["PRESETS", "ReproduceConfig", "ReproduceResult", "preset_config", "reproduce", "stage_seconds"]

@@ -12,7 +12,7 @@ import os
 import platform
 import re
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,15 +126,36 @@ def check_targets(trows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return targets
 
 
+@dataclass(frozen=True)
+class ReproduceResult:
+    """What :func:`aeot.experiments.reproduce.reproduce` measured and wrote.
+
+    ``rows``: the table's rows (``results.json["rows"]``); ``targets``: issue 7's targets,
+    each with ``target``, ``measured`` and ``met``; ``header``: the lines naming the command,
+    date, machine and time (as table.md shows them); ``table`` and ``results``: the files.
+    """
+
+    rows: list[dict[str, Any]]
+    targets: list[dict[str, Any]]
+    stage_seconds_total: float
+    header: str
+    table: Path
+    results: Path
+
+
+def _header(info: dict[str, Any]) -> list[str]:
+    """The lines under the title: command, date, machine, time."""
+    return [f"Command: `{info['command']}`  ", f"Date: {info['date']}  ",
+            f"Machine: {info['machine']['platform']}, {info['machine']['cpu_count']} CPU cores, torch "
+            f"{info['machine']['torch']} ({info['machine']['torch_threads']} threads), device {info['device']}, "
+            f"aeot {info['machine']['aeot']}  ",
+            f"Time: {info['stage_seconds_total']:.0f} s summed over the stages "
+            f"({info['wall_this_call']:.0f} s in the last call; a stage done before is reused)."]
+
+
 def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
     col = PAPER_COLUMN.get(cfg.dataset)
-    lines = [f"# aeot reproduce {cfg.dataset} ({cfg.preset} preset)", "",
-             f"Command: `{info['command']}`  ", f"Date: {info['date']}  ",
-             f"Machine: {info['machine']['platform']}, {info['machine']['cpu_count']} CPU cores, torch "
-             f"{info['machine']['torch']} ({info['machine']['torch_threads']} threads), device {info['device']}, "
-             f"aeot {info['machine']['aeot']}  ",
-             f"Time: {info['stage_seconds_total']:.0f} s summed over the stages "
-             f"({info['wall_this_call']:.0f} s in the last call; a stage done before is reused).", "",
+    lines = [f"# aeot reproduce {cfg.dataset} ({cfg.preset} preset)", "", *_header(info), "",
              "| method | IS | paper IS" + (f" (Zhang et al., {col})" if col else "") + " | FID | FID at the floor's n "
              "| precision | recall | classes covered | near-copies | training time |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
@@ -188,7 +209,7 @@ def _latent_map_lines(trows: list[dict[str, Any]]) -> list[str]:
 
 
 def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, Any], *, seconds: dict[str, float],
-                  command: str, device: str, wall_this_call: float) -> dict[str, Any]:
+                  command: str, device: str, wall_this_call: float) -> ReproduceResult:
     """``results.json``, ``table.md`` and ``grids/`` of a reproduction in ``out``; ``seconds``: each
     finished stage's seconds (:func:`aeot.experiments.reproduce.stage_seconds`)."""
     grids = out / "grids"
@@ -206,4 +227,5 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
                "targets": targets, "stages": stages}
     atomic_write_json(out / "results.json", results)
     atomic_write_bytes(out / "table.md", _markdown(cfg, trows, targets, info).encode())
-    return results
+    return ReproduceResult(rows=trows, targets=targets, stage_seconds_total=info["stage_seconds_total"],
+                           header="\n".join(_header(info)), table=out / "table.md", results=out / "results.json")

@@ -242,12 +242,24 @@ def scatter_plot(cells: list[dict[str, Any]], method: str, cfg: ToyConfig, path:
     return save_figure(fig, path)
 
 
+@dataclass(frozen=True)
+class ToyResult:
+    """What :func:`run_toy` measured: ``summary[method][dataset]`` (mean, std, paper value, fit
+    seconds over seeds), every ``cells`` entry (one method, dataset and seed), the ``protocol``
+    sentence and the Markdown ``table`` that table.md shows."""
+
+    summary: dict[str, dict[str, dict[str, Any]]]
+    cells: list[dict[str, Any]]
+    protocol: str
+    table: str
+
+
 def slug(method: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in method.lower()).strip("_").replace("__", "_")
 
 
 def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
-            progress: Progress | None = None) -> dict[str, Any]:
+            progress: Progress | None = None) -> ToyResult:
     """Run every (dataset, method, seed) cell and write results.json, table.md and the plots."""
     cfg.validate()
     out = Path(out)
@@ -281,8 +293,9 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
                "cells": [{k: v for k, v in c.items() if k not in ("generated", "real")} for c in cells]}
     atomic_write_json(out / "results.json", results)
     figures = {m: scatter_plot(cells, m, cfg, out / f"scatter_{slug(m)}.png").name for m in cfg.methods}
+    table = table_markdown(summary, cfg)
     text = (f"# 2-D distribution mapping (Zhang et al. (2019) §4, §4.1)\n\nOT divergence, lower is better. "
-            f"{results['protocol']}.\n\n" + table_markdown(summary, cfg) + "\n"
+            f"{results['protocol']}.\n\n" + table + "\n"
             + "".join(f"![{m}]({f})\n" for m, f in figures.items()))
     atomic_write_bytes(out / "table.md", text.encode())
-    return results
+    return ToyResult(summary=summary, cells=results["cells"], protocol=results["protocol"], table=table)

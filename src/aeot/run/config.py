@@ -13,7 +13,7 @@ from aeot.data import load_dataset
 from aeot.errors import ConfigError
 from aeot.io import atomic_write_json, read_json_object
 from aeot.nets import default_architecture
-from aeot.preflight import check_run_config
+from aeot.run.preflight import check_run_config
 from aeot.run.rundir import RunDir
 from aeot.train.autoencoder import AETrainConfig
 

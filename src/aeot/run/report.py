@@ -1,35 +1,55 @@
-"""The report stage of a run directory: ``metrics.json`` and ``report.md`` written as a pair from a
-stage's summary, with the evaluation's sections and, when the run was refined, the AE-OT vs
-AE-OT-GAN section (:func:`refine_report_section`)."""
+"""The report of a run directory: ``metrics.json`` and ``report.md``, composed once per job from
+the records of the stages it ran (:func:`write_report`), with the evaluation's sections and, when
+the run was refined, the AE-OT vs AE-OT-GAN section (:func:`refine_report_section`).
+
+The report is assembled from what the run directory holds, so re-running one stage and then the
+report picks up the newest figures. Figures and tables: :mod:`aeot.plots`.
+"""
 
 from __future__ import annotations
 
+import json
 import shlex
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aeot._version import __version__
-from aeot.eval_report import report_sections
-from aeot.io import atomic_write_json, read_json, read_json_object
+from aeot.evaluation.markdown import report_sections
+from aeot.io import atomic_write_bytes, atomic_write_json, read_json, read_json_object
 from aeot.plots import markdown_table
-from aeot.report import write_report
-from aeot.run.config import RunConfig
 from aeot.run.rundir import RunDir
-from aeot.staging import Staging, staged
+from aeot.run.stage import StageRecord, merge_records
+from aeot.run.staging import Staging, staged
 
-__all__ = ["refine_report_section", "report_stage"]
+__all__ = ["refine_report_section", "render_report", "write_report"]
 
 
-def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *,
-                 stage: Staging | None = None) -> Path:
-    """Write metrics.json and report.md (as a pair: staged, or into ``stage`` when given)."""
-    if stage is None:
-        with staged(run_dir) as own:
-            report_stage(cfg, run_dir, summary, stage=own)
-        return RunDir(run_dir).report
-    run_dir = Path(run_dir)
-    metrics = {"aeot_version": __version__, **summary}
-    atomic_write_json(stage.path(RunDir.METRICS), metrics)
+def write_report(run: RunDir, *records: StageRecord | Mapping[str, Any], staging: Staging | None = None) -> Path:
+    """Write ``metrics.json`` (the records, merged in order) and ``report.md`` as a pair.
+
+    Parameters
+    ----------
+    run : RunDir
+        The run directory; its ``config.json`` (staged or not) is read for the title and the config block.
+    *records : StageRecord or dict
+        What the job's stages measured (a dict: values of the job itself, or an earlier
+        ``metrics.json``), later ones overriding earlier keys.
+    staging : Staging, optional
+        Write both into it (they reach the run with the rest of the job's set); else staged here.
+
+    Returns
+    -------
+    pathlib.Path
+        ``run.report``.
+    """
+    run = RunDir(run)
+    if staging is None:
+        with staged(run.path) as own:
+            write_report(run, *records, staging=own)
+        return run.report
+    summary = merge_records(*records)
+    atomic_write_json(staging.path(RunDir.METRICS), {"aeot_version": __version__, **summary})
     rows = [
         {"metric": "reconstruction MSE (train)", "value": summary.get("train_mse")},
         {"metric": "reconstruction MSE (held-out test split)", "value": summary.get("test_mse")},
@@ -45,35 +65,63 @@ def report_stage(cfg: RunConfig, run_dir: str | Path, summary: dict[str, Any], *
     if summary.get("evaluation"):  # written by aeot.run.evaluate (aeot evaluate, or the end of aeot run)
         sections, eval_figures = report_sections(summary["evaluation"])
         figures = figures[:2] + eval_figures + figures[2:]
-    title = f"aeot run: {cfg.data.name}"
-    note = f"Repeat this run with `aeot run --config {shlex.quote(str(RunDir(run_dir).config))} --out NEW_DIR`."
-    if RunDir(run_dir).is_baseline():  # aeot baseline train: its own rows, no AE or sampler
-        info = read_json_object(RunDir(run_dir).baseline, what="baseline record")
+    resolved = read_json_object(staging.find(RunDir.CONFIG), what="run config")
+    dataset = (resolved.get("config") or {}).get("data", {}).get("name")
+    title = f"aeot run: {dataset}"
+    note = f"Repeat this run with `aeot run --config {shlex.quote(str(run.config))} --out NEW_DIR`."
+    if run.is_baseline():  # aeot baseline train: its own rows, no AE or sampler
+        info = read_json_object(run.baseline, what="baseline record")
         b = info.get("baseline", {})
         rows = [{"metric": "baseline", "value": b.get("name")}, {"metric": "epochs", "value": b.get("epochs")},
                 {"metric": "training seconds", "value": info.get("train_seconds")}]
         figures = [(f"Generated samples (baseline {b.get('name')}, prior N(0, I))", "samples.png")] + figures[2:]
-        title = f"aeot baseline {b.get('name')}: {cfg.data.name}"
-        note = (f"Settings in {shlex.quote(str(RunDir(run_dir).baseline))}; train another with "
+        title = f"aeot baseline {b.get('name')}: {dataset}"
+        note = (f"Settings in {shlex.quote(str(run.baseline))}; train another with "
                 f"`aeot baseline train {b.get('name')}`.")
-    figures = [f for f in figures if stage.find(f[1]).exists()]
-    resolved = read_json_object(stage.find(RunDir.CONFIG), what="run config")
-    appendix = [s for s in [refine_report_section(run_dir)] if s]  # AE-OT-GAN, when the run was refined
-    write_report(run_dir, title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
-                 appendix=appendix, notes=[f"aeot {__version__}. {note}"], out=stage.path(RunDir.REPORT),
-                 find=stage.find)
-    return RunDir(run_dir).report
+    figures = [f for f in figures if staging.find(f[1]).exists()]
+    appendix = [s for s in [refine_report_section(run)] if s]  # AE-OT-GAN, when the run was refined
+    text = render_report(title=title, config=resolved, metrics=rows, figures=figures, sections=sections,
+                         appendix=appendix, notes=[f"aeot {__version__}. {note}"], find=staging.find,
+                         where=run.path)
+    atomic_write_bytes(staging.path(RunDir.REPORT), text.encode())
+    return run.report
+
+
+def render_report(*, title: str, config: dict, metrics: list[dict[str, Any]], figures: list[tuple[str, str]],
+                  find: Callable[[str], Path], where: Path, notes: list[str] | None = None,
+                  sections: list[tuple[str, str]] | None = None, appendix: list[str] | None = None) -> str:
+    """report.md's text: metrics table, extra (heading, Markdown) ``sections`` (e.g. the evaluation
+    tables), figures, ``appendix`` Markdown blocks of later stages (e.g. the AE-OT-GAN comparison),
+    then the config.
+
+    Figures are referenced by relative path; ``find(name)`` is where a figure is now, and a
+    figure whose file is missing is an error (a report must never point at nothing; ``where``
+    names the run in that error).
+    """
+    parts = [f"# {title}\n"]
+    if notes:
+        parts += [n + "\n" for n in notes]
+    parts += ["## Metrics\n", markdown_table(metrics)]
+    for heading, text in sections or []:
+        parts += [f"## {heading}\n", text]
+    for caption, rel in figures:
+        if not find(rel).is_file():
+            raise FileNotFoundError(f"report figure {rel} does not exist in {where}")
+        parts += [f"## {caption}\n", f"![{caption}]({rel})\n"]
+    parts += list(appendix or [])
+    parts += ["## Config\n", "```json\n" + json.dumps(config, indent=2, default=str) + "\n```\n"]
+    return "\n".join(parts)
 
 
 # ----------------------------------------------------------------------------- AE-OT-GAN section
-def refine_report_section(run_dir: str | Path) -> str | None:
+def refine_report_section(run: RunDir) -> str | None:
     """Markdown for the run's report: AE-OT (epoch 0) beside AE-OT-GAN; None if not refined."""
-
-    out = RunDir(run_dir).refine.path
-    if not RunDir(out).metrics.is_file():
+    run = RunDir(run)
+    out = run.refine.path
+    if not run.refine.metrics.is_file():
         return None
-    m = read_json(RunDir(out).metrics, what="refine metrics")
-    cfg = read_json(RunDir(out).config, what="refine config")
+    m = read_json(run.refine.metrics, what="refine metrics")
+    cfg = read_json(run.refine.config, what="refine config")
     r = cfg.get("refine", {})
     parts = [
         "## AE-OT vs AE-OT-GAN\n",
@@ -91,7 +139,7 @@ def refine_report_section(run_dir: str | Path) -> str | None:
                           ("Evolution of reconstructions (Fig. 6)", "evolution_reconstructions.png"),
                           ("Evolution of generated images (Fig. 7)", "evolution_samples.png")]:
         if not (out / name).is_file():
-            raise FileNotFoundError(f"report figure {RunDir.REFINE}/{name} does not exist in {run_dir}")
+            raise FileNotFoundError(f"report figure {RunDir.REFINE}/{name} does not exist in {run.path}")
         parts += [f"### {caption}\n", f"![{caption}]({RunDir.REFINE}/{name})\n"]
     return "\n".join(parts)
 

@@ -39,6 +39,7 @@ class RunDir:
     BASELINE = "baseline.json"  # a baseline run's record (its presence marks a baseline run)
     BASELINE_MODEL = "baseline.safetensors"
     REFINE = "refine"  # the subdirectory of `aeot refine`
+    STAGE_PREFIX = ".stage-"  # hidden staging directories of a command's outputs (aeot.run.staging)
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)

@@ -42,6 +42,9 @@ class LatentSampler:
     """Base class of every latent sampler; subclasses are ``@dataclass(kw_only=True)``."""
 
     name: ClassVar[str] = "base"
+    # What the source of a sampler that pushes random source points forward is (``sample(n)`` =
+    # ``push_source(sample_source(n))``); ``None``: the sampler exposes no such space.
+    source_space: ClassVar[str | None] = None
     seed: int
 
     # -- to implement -------------------------------------------------------------
@@ -83,6 +86,38 @@ class LatentSampler:
         out = self._sample(n, generator if generator is not None else self.generator_)
         assert out.shape == (n, self.dim_), out.shape
         return out.to(self.dtype_)
+
+    def sample_source(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` source points ``(n, d)`` that :meth:`sample` pushes forward (see ``source_space``).
+
+        Parameters
+        ----------
+        n : int
+            How many.
+        generator : torch.Generator, optional
+            Default: the sampler's own generator (advanced).
+
+        Returns
+        -------
+        torch.Tensor
+        """
+        self._check_fitted()
+        if self.source_space is None:
+            raise ConfigError(f"sampler {self.name!r} exposes no source space (source_space is None)")
+        return self._source(check_n(n), generator if generator is not None else self.generator_)
+
+    def push_source(self, w: torch.Tensor) -> torch.Tensor:
+        """The latent codes ``(m, d)`` of source points ``w`` (m, d): what :meth:`sample` returns for them."""
+        self._check_fitted()
+        if self.source_space is None:
+            raise ConfigError(f"sampler {self.name!r} exposes no source space (source_space is None)")
+        return self._push(w)
+
+    def _source(self, n: int, generator: torch.Generator) -> torch.Tensor:  # pragma: no cover - optional
+        raise NotImplementedError
+
+    def _push(self, w: torch.Tensor) -> torch.Tensor:  # pragma: no cover - optional
+        raise NotImplementedError
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "dim_"):

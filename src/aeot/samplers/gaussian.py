@@ -21,6 +21,7 @@ class GaussianSampler(LatentSampler):
     """
 
     name: ClassVar[str] = "gaussian"
+    source_space: ClassVar[str | None] = "standard normal noise"
     ridge: float = 1e-6
     seed: int = 0
 
@@ -38,9 +39,14 @@ class GaussianSampler(LatentSampler):
         self.cov_ = cov
         self.chol_ = torch.linalg.cholesky(cov)  # (d, d) lower
 
+    def _source(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.dim_, generator=generator, device=self.device_, dtype=torch.float64)  # (n, d)
+
+    def _push(self, w: torch.Tensor) -> torch.Tensor:
+        return self.mean_ + w @ self.chol_.T  # (n, d)
+
     def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        eps = torch.randn(n, self.dim_, generator=generator, device=self.device_, dtype=torch.float64)
-        return self.mean_ + eps @ self.chol_.T  # (n, d)
+        return self._push(self._source(n, generator))
 
     def _fitted_state(self) -> dict[str, Any]:
         return {"mean": self.mean_, "cov": self.cov_}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from aeot.errors import ConfigError
+from aeot.errors import CheckpointError, ConfigError
+from aeot.io import load_checkpoint, save_checkpoint
 
 SAMPLERS: dict[str, type] = {}
 
@@ -29,16 +31,12 @@ def make_sampler(name: str, **params: Any):
     try:
         return cls(**params)
     except TypeError as e:
-        import dataclasses
-
         allowed = [f.name for f in dataclasses.fields(cls)]
         raise ConfigError(f"bad parameters for sampler {name!r} ({e}); allowed: {', '.join(allowed)}") from None
 
 
 def save_sampler(path, sampler) -> None:
     """Write a fitted sampler (params in JSON, fitted tensors in safetensors)."""
-    from aeot.io import save_checkpoint
-
     save_checkpoint(
         path,
         kind=type(sampler).__name__,
@@ -49,9 +47,6 @@ def save_sampler(path, sampler) -> None:
 
 def load_sampler(path, *, device=None):
     """Rebuild a fitted sampler written by :func:`save_sampler`."""
-    from aeot.errors import CheckpointError
-    from aeot.io import load_checkpoint
-
     state, meta = load_checkpoint(path)
     name = (meta.get("config") or {}).get("name")
     if name not in SAMPLERS or SAMPLERS[name].__name__ != meta.get("kind"):

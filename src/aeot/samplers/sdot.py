@@ -62,6 +62,7 @@ class SDOTSampler(LatentSampler):
     """
 
     name: ClassVar[str] = "sdot"
+    source_space: ClassVar[str | None] = "uniform source of the semi-discrete map"
     method: str = "newton"
     max_iter: int | None = None
     tol: float | None = None
@@ -168,10 +169,15 @@ class SDOTSampler(LatentSampler):
                "projection": "aeot's earlier projection", "plain": "the plain OT map T"}[self.mode_]
         return f"extended map {self.mode_!r} ({why}), epsilon {self.epsilon_:.4g}"
 
-    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+    def _source(self, n: int, generator: torch.Generator) -> torch.Tensor:
         r = self.result_
-        w = sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
+        return sample_source(n, r.low, r.high, generator)  # (n, d) uniform in the box
+
+    def _push(self, w: torch.Tensor) -> torch.Tensor:
         return self.map_source(w).values
+
+    def _sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self._push(self._source(n, generator))
 
     def _fitted_state(self) -> dict[str, Any]:
         result = {f.name: getattr(self.result_, f.name) for f in dataclasses.fields(self.result_)}

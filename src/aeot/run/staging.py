@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aeot.io import TMP_SUFFIX
+from aeot.run.rundir import RunDir
 
 __all__ = ["STAGE_PREFIX", "Staging", "remove_orphans", "staged"]
 
-STAGE_PREFIX = ".stage-"
+STAGE_PREFIX = RunDir.STAGE_PREFIX
 
 
 class Staging:

@@ -1,107 +1,15 @@
-"""Figures and Markdown of an evaluation (see :mod:`aeot.run.evaluate`): t-SNE of codes, interpolation
-strips, the metrics tables of report.md and the cross-run comparison table."""
+"""Markdown of an evaluation record (``metrics.json``'s ``evaluation``): the metrics tables of
+report.md, the memorisation table, the cross-run comparison table and the CLI's summary lines."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import torch
+from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
+from aeot.plots import markdown_table
 
-from aeot.errors import ConfigError
-from aeot.io import atomic_write_bytes, read_json_object
-from aeot.model import LatentGenerativeModel
-from aeot.plots import markdown_table, save_figure, save_image_grid
-from aeot.preflight import check_out_file
+__all__ = ["comparison_table", "memorization_section", "report_sections", "summary_lines"]
 
-# Row names of aeot.run.evaluate: the floor, the generated row at the floor's n, the latent reference.
-FLOOR_ROW, FLOOR_PEER = "real B (floor)", "generated vs real A"
-LATENT_REFERENCE = "training codes (reference)"
-
-N_STRIPS = 6
-N_STEPS = 10
-
-
-def plot_tsne(real: torch.Tensor, fake: torch.Tensor, path: str | Path, *, seed: int = 0) -> Path:
-    """t-SNE (scikit-learn, 2-D, PCA init) of held-out real codes (n, d) and generated codes (m, d), one scatter."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.manifold import TSNE
-
-    x = torch.cat([real, fake]).double().numpy()
-    perplexity = float(min(30, max(2, (x.shape[0] - 1) // 3)))
-    emb = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(x)
-    n = real.shape[0]
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(emb[:n, 0], emb[:n, 1], s=6, alpha=0.6, label=f"held-out codes ({n})")
-    ax.scatter(emb[n:, 0], emb[n:, 1], s=6, alpha=0.6, label=f"generated codes ({fake.shape[0]})")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title("t-SNE of latent codes")
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
-
-
-def _lerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
-    """Rows a[i] -> b[i] in ``steps`` points each: (len(a) * steps, d), strip after strip."""
-    t = torch.linspace(0, 1, steps, dtype=a.dtype, device=a.device)[None, :, None]
-    return (a[:, None] * (1 - t) + b[:, None] * t).reshape(-1, a.shape[1])
-
-
-def _sdot_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:
-    from aeot.ot.extended import sample_source
-
-    r = sampler.result_
-    return sample_source(2 * n, r.low, r.high, g), lambda p: sampler.map_source(p).values
-
-
-def _gaussian_prior(sampler, n: int, g: torch.Generator) -> tuple[torch.Tensor, Any]:
-    eps = torch.randn(2 * n, sampler.dim_, generator=g, device=sampler.device_, dtype=torch.float64)
-    return eps, lambda e: sampler.mean_ + e @ sampler.chol_.T
-
-
-# Samplers whose source ("prior") space is known: name -> (source points, map to latent codes).
-PRIORS = {"sdot": ("uniform source of the semi-discrete map", _sdot_prior),
-          "gaussian": ("standard normal noise", _gaussian_prior)}
-
-
-def interpolation_figures(model: LatentGenerativeModel, held: torch.Tensor | None, run_dir: str | Path, *,
-                          seed: int = 0, where: Callable[[str], Path] | None = None) -> dict[str, str]:
-    """Decode linear paths between held-out code pairs (skipped when ``held`` is None: a model
-    without an encoder) and between prior pairs of ``model.sampler``; write the strips.
-    ``where(name)``: the path to write figure ``name`` to (default ``run_dir / name``)."""
-    run_dir = Path(run_dir)
-    where = where or (lambda name: run_dir / name)
-    sampler = model.sampler
-    device = next(model.parameters()).device
-    out: dict[str, str] = {}
-    if held is not None:
-        g = torch.Generator().manual_seed(seed)
-        k = min(N_STRIPS, held.shape[0] // 2)
-        pick = torch.randperm(held.shape[0], generator=g)[: 2 * k]
-        z = _lerp(held[pick[:k]], held[pick[k:]], N_STEPS).to(device, next(model.parameters()).dtype)
-        with torch.no_grad():
-            save_image_grid(model.decode(z).cpu(), where("interp_latent.png"), nrow=N_STEPS)
-        out["interp_latent"] = "interp_latent.png"
-    caption, prior = PRIORS.get(sampler.name, (None, None))
-    gs = torch.Generator(device=sampler.device_).manual_seed(seed)
-    if prior is not None:
-        w, to_latent = prior(sampler, N_STRIPS, gs)
-        z = to_latent(_lerp(w[:N_STRIPS], w[N_STRIPS:], N_STEPS))
-    else:  # no known source space: between pairs of generated codes
-        caption = "generated code pairs (this sampler exposes no source space)"
-        s = sampler.sample(2 * N_STRIPS, generator=gs)
-        z = _lerp(s[:N_STRIPS], s[N_STRIPS:], N_STEPS)
-    with torch.no_grad():
-        save_image_grid(model.decode(z.to(device, next(model.parameters()).dtype)).cpu(),
-                        where("interp_prior.png"), nrow=N_STEPS)
-    return {**out, "interp_prior": "interp_prior.png", "interp_prior_caption": caption}
-
-
-# ----------------------------------------------------------------------------- Markdown
 _COLUMNS = ["row", "n", "vs", "fid", "precision", "recall", "kid", "inception_score", "classes_covered", "kl_to_real"]
 
 
@@ -229,24 +137,3 @@ def summary_lines(evaluation: dict[str, Any]) -> list[str]:
     lines += [f"note: {n}" for n in evaluation["notes"]]
     lines.append(f"evaluated in {evaluation['seconds']:.0f} s")
     return lines
-
-
-def compare_runs(run_dirs: list[str | Path], *, out: str | Path | None = None) -> str:
-    """A Markdown table of the evaluated metrics of each run (written to ``out`` when given; rows at
-    another n than the first run's are marked, see :func:`comparison_table`)."""
-    if out is not None:
-        check_out_file(out)  # before reading anything: a directory or unwritable place is refused
-    runs = []
-    for d in run_dirs:
-        m = read_json_object(Path(d) / "metrics.json", what="run metrics")
-        e = m.get("evaluation")
-        if e is None:
-            raise ConfigError(f"{d} has not been evaluated; run `aeot evaluate {d}` first")
-        if not isinstance(e, dict) or not {"dataset", "n_fake", "n_real", "spaces", "latent"} <= set(e):
-            raise ConfigError(f"{Path(d) / 'metrics.json'}: the evaluation record is incomplete; run "
-                              f"`aeot evaluate {d}` again")
-        runs.append((str(d), m))
-    table = comparison_table(runs)
-    if out is not None:
-        atomic_write_bytes(out, table.encode())
-    return table

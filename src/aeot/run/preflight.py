@@ -13,6 +13,7 @@ from typing import Any
 
 from aeot._validation import check_int
 from aeot.errors import ConfigError
+from aeot.samplers import make_sampler
 
 __all__ = ["RESUME_MAY_CHANGE", "check_out_dir", "check_out_file", "check_positive_int", "check_resume_matches",
            "check_run_config"]
@@ -36,9 +37,7 @@ def _check_type(value: Any, name: str, kind: type, *, optional: bool = False) ->
 
 
 def check_run_config(cfg) -> None:
-    """All values of a :class:`aeot.pipeline.RunConfig`: types, ranges, the sampler's name and keys."""
-    from aeot.samplers import make_sampler
-
+    """All values of a :class:`aeot.run.config.RunConfig`: types, ranges, the sampler's name and keys."""
     d, m = cfg.data, cfg.model
     _check_type(d.name, "data.name", str)
     _check_type(d.data_dir, "data.data_dir", str, optional=True)
