@@ -119,3 +119,9 @@ def test_toy_exact_map_scores_the_ot_map_and_refuses_bad_sizes(capsys, benchmark
             mod.main(bad)
         assert exc.value.code == 2
     assert "--m must be at least n_batches * 128 = 512" in capsys.readouterr().err
+
+
+def test_the_ae_ot_row_names_its_extended_map(tmp_path):
+    res = run_toy(small(methods=["AE-OT"], seeds=[0], sdot_n_train=300), tmp_path)
+    assert res.cells[0]["params"]["latent_map"].startswith("extended map 'paper'")
+    assert "AE-OT: extended map 'paper'" in (tmp_path / "table.md").read_text()

@@ -176,6 +176,8 @@ def run_cell(cfg: ToyConfig, dataset: str, method: str, seed: int,
         name, params = METHODS[method]
         sampler, fit_params = fit_method(cfg, name, params, train, seed, progress)
         gen = sampler.sample(m)
+        if hasattr(sampler, "describe"):  # the sdot rows: the extended map in use and its epsilon
+            fit_params = {**fit_params, "latent_map": sampler.describe()}
     seconds = time.perf_counter() - t0
     divs = batched_divergence(gen, real, cfg.batch_size)
     return {"dataset": dataset, "method": method, "seed": seed, "params": fit_params,
@@ -294,8 +296,11 @@ def run_toy(cfg: ToyConfig, out: str | Path, *, resume: bool = False,
     atomic_write_json(out / "results.json", results)
     figures = {m: scatter_plot(cells, m, cfg, out / f"scatter_{slug(m)}.png").name for m in cfg.methods}
     table = table_markdown(summary, cfg)
+    maps = sorted({(c["method"], c["params"]["latent_map"].split(", epsilon")[0]) for c in cells
+                   if "latent_map" in c.get("params", {})})
+    notes = "".join(f"{m}: {desc} (epsilon per dataset and seed in results.json).\n" for m, desc in maps)
     text = (f"# 2-D distribution mapping (Zhang et al. (2019) §4, §4.1)\n\nOT divergence, lower is better. "
-            f"{results['protocol']}.\n\n" + table + "\n"
+            f"{results['protocol']}.\n\n" + table + "\n" + (f"\n{notes}\n" if notes else "")
             + "".join(f"![{m}]({f})\n" for m, f in figures.items()))
     atomic_write_bytes(out / "table.md", text.encode())
     return ToyResult(summary=summary, cells=results["cells"], protocol=results["protocol"], table=table)
