@@ -120,7 +120,8 @@ def run_command(func: Callable[[Any], int], args: Any) -> int:
             traceback.print_exc()
             print(BUG_LINE, file=sys.stderr)
             return EXIT_BUG
-        print(f"aeot: error: {line}", file=sys.stderr)
+        sys.stderr.write(f"aeot: error: {line}\n")  # one write: under torchrun each rank's line stays whole
+        sys.stderr.flush()
         return EXIT_USAGE
 
 
