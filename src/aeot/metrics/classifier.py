@@ -23,9 +23,11 @@ from torch import nn
 
 from aeot import distributed
 from aeot._validation import check_positive_int, check_positive_number
+from aeot.data import dataset_spec, load_dataset
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import atomic_write_json, load_checkpoint, load_module_state, save_checkpoint
 from aeot.metrics._checks import check_images
+from aeot.metrics.cache import cache_dir
 
 KIND = "DomainClassifier"
 INPUT_SIZE = 28
@@ -183,14 +185,12 @@ def load_classifier(path: str | Path, *, device: torch.device | str = "cpu") -> 
 # ----------------------------------------------------------------------------- per dataset
 def default_classifier_path(dataset: str) -> Path:
     """``<cache>/classifiers/<dataset>.safetensors`` (see :mod:`aeot.metrics.cache`)."""
-    from aeot.metrics.cache import cache_dir
 
     return cache_dir() / "classifiers" / f"{dataset}.safetensors"
 
 
 def load_grey28(name: str, split: str, *, data_dir: str | None = None, n: int | None = None):
     """Dataset ``name`` at 28 x 28 when it has an ``image_size`` parameter; grey images only."""
-    from aeot.data import dataset_spec, load_dataset
 
     params = {"image_size": INPUT_SIZE} if "image_size" in dataset_spec(name).params else {}
     ds = load_dataset(name, split=split, data_dir=data_dir, n=n, **params)

@@ -24,6 +24,7 @@ from aeot import distributed
 from aeot._validation import check_int, check_positive_int, check_positive_number
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.nets import make_autoencoder
 from aeot.progress import Progress
 
 CHECKPOINT_KIND = "AutoencoderTraining"
@@ -192,7 +193,6 @@ def save_autoencoder(path: str | Path, model: nn.Module) -> Path:
 
 def load_autoencoder(path: str | Path, *, device: torch.device | str = "cpu") -> nn.Module:
     """Rebuild the autoencoder saved at ``path`` from its own config, then load its weights."""
-    from aeot.nets import make_autoencoder
 
     state, meta = load_checkpoint(path, kind=AUTOENCODER_KIND)
     try:

@@ -61,6 +61,7 @@ from aeot import distributed
 from aeot._validation import check_int
 from aeot.errors import CheckpointError, ConfigError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.nets import DISCRIMINATORS, make_autoencoder, make_discriminator
 from aeot.progress import Progress
 from aeot.train.autoencoder import epoch_permutation
 from aeot.train.baseline_losses import (
@@ -201,7 +202,6 @@ def build_networks(name: str, model: dict[str, Any], *, seed: int, critic: bool 
     GANs' generator) and, with ``critic``, ``discriminator`` (gan, wgan, wgan-gp). Weights are
     initialised from ``seed`` without touching the caller's global RNG.
     """
-    from aeot.nets import DISCRIMINATORS, make_autoencoder, make_discriminator
 
     nets = nn.ModuleDict()
     with torch.random.fork_rng(devices=[]):

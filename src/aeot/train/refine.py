@@ -39,6 +39,7 @@ from aeot import distributed
 from aeot._validation import check_positive_int
 from aeot.errors import CheckpointError, ConfigError, NotFittedError
 from aeot.io import load_checkpoint, load_module_state, save_checkpoint
+from aeot.nets import make_discriminator
 from aeot.nets.base import decode_in_chunks
 from aeot.progress import Progress
 from aeot.train.refine_losses import (
@@ -234,7 +235,6 @@ def refine_generator(
     are those of one process. Only rank 0 writes the checkpoint; pass ``callbacks`` on the
     ranks that should run them (the run layer passes its FID callback to rank 0 only).
     """
-    from aeot.nets import make_discriminator
 
     config.validate()
     cfg = config
