@@ -51,7 +51,8 @@ def load_sampler(path, *, device=None):
     name = (meta.get("config") or {}).get("name")
     if name not in SAMPLERS or SAMPLERS[name].__name__ != meta.get("kind"):
         raise CheckpointError(
-            f"{path}: not a sampler checkpoint (holds {meta.get('kind')!r}); pass the run's sampler.safetensors"
+            f"{path}: not a sampler checkpoint (holds {meta.get('kind')!r}); "
+            "pass the fitted sampler a run saved (aeot sample writes it)"
         )
     sampler = make_sampler(name, **meta["config"].get("params", {}))
     return sampler.load_state_dict(state, device=device)
