@@ -1,6 +1,6 @@
 """``aeot baseline train NAME``: the baseline generative models (VAE, WAE-MMD, GAN, WGAN-GP).
 
-Argument parsing and progress display only; the work is :func:`aeot.run.baseline.train_baseline`.
+Argument parsing and progress display only; the work is :func:`aeot.run.baseline.stage`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.cli._launch import add_backend_option
 from aeot.data import list_datasets
 from aeot.nets import list_autoencoders
-from aeot.run.baseline import train_baseline
+from aeot.run.baseline import stage as baseline_stage
+from aeot.run.stage import StageContext
 from aeot.run.config import DataConfig, ModelConfig, RunConfig
 from aeot.run.rundir import RunDir
 from aeot.train.autoencoder import AETrainConfig
@@ -88,12 +89,12 @@ def cmd_baseline_train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{args.data}-{args.name}"
     progress = BaselineProgress()
     try:
-        result = train_baseline(out, cfg, run_cfg, device=resolve_device(args.device), resume=args.resume,
-                                progress=progress)
+        ctx = StageContext(device=resolve_device(args.device), resume=args.resume, progress=progress)
+        record = baseline_stage(RunDir(out), run_cfg, ctx, baseline=cfg)
     finally:
         progress.close()
-    final = ", ".join(f"{k} {v:.4g}" for k, v in result["final"].items() if isinstance(v, float))
-    print(f"{args.name}: {result['epochs_done']} epochs on {result['n_train']} images, "
-          f"{result['train_seconds']:.0f} s in all; last epoch: {final}")
+    final = ", ".join(f"{k} {v:.4g}" for k, v in record.final.items() if isinstance(v, float))
+    print(f"{args.name}: {record.epochs_done} epochs on {record.n_train} images, "
+          f"{record.train_seconds:.0f} s in all; last epoch: {final}")
     print(f"run directory: {out} (samples.png, {RunDir.BASELINE_MODEL}); evaluate with `aeot evaluate {out}`")
     return 0

@@ -36,8 +36,7 @@ from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
 from aeot.progress import Progress, emit_stage
-from aeot.run import refine, train_ae
-from aeot.run.baseline import train_baseline
+from aeot.run import baseline, refine, train_ae
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
 from aeot.run.evaluate import evaluate_run
 from aeot.run.pipeline import resample_run
@@ -246,9 +245,9 @@ def _baseline(cfg: ReproduceConfig, name: str, spec: dict[str, Any], run_dir: Pa
     latent = spec.get("latent_dim", cfg.mlp_latent if arch == "mlp" else cfg.conv_latent)
     run_cfg = _run_config(cfg, arch=arch, latent_dim=latent, epochs=1)
     bcfg = BaselineConfig(name=name, epochs=spec["epochs"], seed=cfg.seed, preset=spec.get("preset"))
-    train_baseline(run_dir, bcfg, run_cfg, device=device, resume=run_dir.exists(), progress=progress)
-    info = read_json(RunDir(run_dir).baseline, what="baseline record")
-    return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"], "train_seconds": info["train_seconds"]}
+    ctx = StageContext(device=device, resume=run_dir.exists(), progress=progress)
+    record = baseline.stage(RunDir(run_dir), run_cfg, ctx, baseline=bcfg)
+    return {"arch": arch, "latent_dim": latent, "epochs": spec["epochs"], "train_seconds": record.train_seconds}
 
 
 def _evaluate(run_dir: Path, cfg: ReproduceConfig, device: str, generator: str,

@@ -1,4 +1,5 @@
-"""A baseline generative model in a run directory: train it (:func:`train_baseline`), load it back.
+"""A baseline generative model in a run directory: train it (:func:`stage`, or :func:`train_baseline`
+with plain arguments), load it back.
 
     cfg = BaselineConfig(name="wae-mmd", epochs=10)
     train_baseline("runs/wae", cfg, RunConfig(data=DataConfig(name="fashion-mnist")))
@@ -22,9 +23,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -37,6 +38,7 @@ from aeot.plots import plot_curves, save_image_grid
 from aeot.progress import Progress, emit
 from aeot.run.config import RunConfig, load_data, resolve_model, write_config
 from aeot.run.rundir import RunDir
+from aeot.run.stage import StageContext, StageRecord
 from aeot.train.baseline_training import (
     BASELINES,
     HISTORY_KEYS,
@@ -48,7 +50,7 @@ from aeot.train.baseline_training import (
 )
 from aeot.train.baselines import BASELINE_KIND, BaselineModel
 
-__all__ = ["BaselineConfig", "is_baseline_run", "load_baseline", "train_baseline"]
+__all__ = ["BaselineConfig", "BaselineRecord", "is_baseline_run", "load_baseline", "stage", "train_baseline"]
 
 SAMPLE_SALT = 11  # samples.png: latents drawn with seed + this
 
@@ -78,26 +80,58 @@ def load_baseline(run_dir: str | Path, *, device: torch.device | str = "cpu") ->
     return BaselineModel(cfg["name"], nets, cfg["model"]).to(device).eval()
 
 
-def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunConfig, *, device: str = "cpu",
-                   resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Train baseline ``config.name`` on ``run_config.data``'s training images; write the run directory.
+@dataclass(frozen=True)
+class BaselineRecord(StageRecord):
+    """What training a baseline did (``baseline.json`` holds all but ``train_seconds_this_call``)."""
 
-    ``run_config``: an :class:`aeot.run.config.RunConfig` (data, and the architecture in
-    ``model``: ``arch`` None = by image size, ``latent_dim`` None = the architecture's
-    default). ``resume=True`` continues from ``checkpoint.safetensors`` (a fresh start when
-    there is none); a finished run returns its summary at once. Returns a summary dict.
+    stage: ClassVar[str] = "baseline"
+    baseline: dict[str, Any]  # the resolved BaselineConfig
+    model: dict[str, Any]  # the resolved architecture
+    device: str
+    n_train: int
+    epochs_done: int
+    train_seconds: float  # all invocations
+    final: dict[str, Any]  # the last epoch's losses
+    train_seconds_this_call: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """``baseline.json``: the record without this call's seconds, with the aeot version first."""
+        return {"aeot_version": __version__, **{k: v for k, v in self.metrics().items() if k != "train_seconds_this_call"}}
+
+
+def stage(run: RunDir, config: RunConfig, ctx: StageContext = StageContext(), *,
+          baseline: BaselineConfig) -> BaselineRecord:
+    """Train baseline ``baseline.name`` on ``config.data``'s training images into ``run``.
+
+    Parameters
+    ----------
+    run : RunDir
+        The run directory (created when new).
+    config : RunConfig
+        The data, and the architecture in ``model`` (``arch`` None = by image size,
+        ``latent_dim`` None = the architecture's default).
+    ctx : StageContext
+        ``resume`` continues from ``checkpoint.safetensors`` (a fresh start when there is none);
+        a finished run returns its record at once.
+    baseline : BaselineConfig
+        Which baseline and its training settings.
+
+    Returns
+    -------
+    BaselineRecord
     """
-    cfg = config.resolved()
-    run_dir = Path(run_dir)
-    run = RunDir(run_dir)
+    cfg = baseline.resolved()
+    run = RunDir(run)
+    run_dir, run_config, device, progress = run.path, config, ctx.device, ctx.progress
     ckpt = run.checkpoint
-    if not resume and (ckpt.exists() or run.baseline_model.exists()):
+    if not ctx.resume and (ckpt.exists() or run.baseline_model.exists()):
         raise ConfigError(f"{run_dir} already holds a baseline; pass --resume to continue it or choose another --out")
-    resume = resume and ckpt.exists()
+    resume = ctx.resume and ckpt.exists()
     if resume and run.baseline.exists() and checkpoint_epoch(ckpt) >= cfg.epochs:
         done = read_json(run.baseline, what="baseline summary")
         if done.get("baseline") == json.loads(json.dumps(asdict(cfg))):  # else train_epochs checks the settings
-            return {**done, "train_seconds_this_call": 0.0}
+            return BaselineRecord(**{f.name: done[f.name] for f in fields(BaselineRecord)
+                                     if f.name != "train_seconds_this_call"})
     emit(progress, event="stage", stage="data", message=f"loading {run_config.data.name}")
     train = load_data(run_config.data, "train")
     model = json.loads(json.dumps(resolve_model(run_config, train.image_shape)))  # JSON types, as saved
@@ -109,8 +143,8 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
         "model_resolved": model, "data_meta": {"train": train.meta}, "baseline": asdict(cfg),
         "distributed": distributed.launch_record(nets)})
     emit(progress, event="stage", stage=f"baseline-{cfg.name}",
-          message=f"training {cfg.name} on {model['arch']} networks (latent {model['latent_dim']}) with "
-                  f"{train.x.shape[0]} images, {cfg.epochs} epochs")
+         message=f"training {cfg.name} on {model['arch']} networks (latent {model['latent_dim']}) with "
+                 f"{train.x.shape[0]} images, {cfg.epochs} epochs")
     t0 = time.perf_counter()
     history = train_epochs(nets, opts, train.x.to(device), cfg, model=model, checkpoint=ckpt, resume=resume,
                            progress=progress)
@@ -118,9 +152,16 @@ def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunC
     return distributed.on_main(_write_outputs, run_dir, cfg, model, nets, history, train, device, seconds)
 
 
+def train_baseline(run_dir: str | Path, config: BaselineConfig, run_config: RunConfig, *, device: str = "cpu",
+                   resume: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """:func:`stage` with plain arguments, its record as a dict (the library's one-call form)."""
+    ctx = StageContext(device=str(device), resume=resume, progress=progress)
+    return stage(RunDir(run_dir), run_config, ctx, baseline=config).metrics()
+
+
 def _write_outputs(run_dir: Path, cfg: BaselineConfig, model: dict[str, Any], nets: nn.ModuleDict,
-                   history: dict[str, list], train, device: str, seconds: float) -> dict[str, Any]:
-    """The trained baseline's files (rank 0 under torchrun); returns the summary."""
+                   history: dict[str, list], train, device: str, seconds: float) -> BaselineRecord:
+    """The trained baseline's files (rank 0 under torchrun); returns the record."""
     run = RunDir(run_dir)
     final = {k: v for k, v in nets.items() if k != "discriminator"}
     save_checkpoint(run.baseline_model, kind=BASELINE_KIND,
@@ -131,9 +172,9 @@ def _write_outputs(run_dir: Path, cfg: BaselineConfig, model: dict[str, Any], ne
     baseline = BaselineModel(cfg.name, nn.ModuleDict(final), model).eval()
     images = baseline.generate(cfg.n_samples, generator=torch.Generator().manual_seed(cfg.seed + SAMPLE_SALT))
     save_image_grid(images.cpu(), run_dir / "samples.png", nrow=10)
-    summary = {"aeot_version": __version__, "baseline": asdict(cfg), "model": model, "device": str(device),
-               "n_train": int(train.x.shape[0]), "epochs_done": len(history["epoch"]),
-               "train_seconds": float(sum(history["seconds"])),
-               "final": {k: history[k][-1] for k in HISTORY_KEYS[cfg.name]}}
-    atomic_write_json(run.baseline, summary)
-    return {**summary, "train_seconds_this_call": seconds}
+    record = BaselineRecord(baseline=asdict(cfg), model=model, device=str(device), n_train=int(train.x.shape[0]),
+                            epochs_done=len(history["epoch"]), train_seconds=float(sum(history["seconds"])),
+                            final={k: history[k][-1] for k in HISTORY_KEYS[cfg.name]},
+                            train_seconds_this_call=seconds)
+    atomic_write_json(run.baseline, record.summary())
+    return record
