@@ -142,13 +142,13 @@ class _Hull:
         with 8 times the candidates, and then scoring every centre."""
         xs, simplices = self._anchor_table()
         start = simplices[torch.cdist(x, xs).argmin(1)]  # (b, d + 1)
-        n, d = self.c.shape
+        d = self.c.shape[1]
         idx = torch.zeros(x.shape[0], d + 1, dtype=torch.long)
         lam = torch.zeros(x.shape[0], d + 1, dtype=torch.float64)
         state = torch.full((x.shape[0],), -1, dtype=torch.long)
         rows, k = torch.arange(x.shape[0]), _LOCAL * (d + 1)
         while rows.numel():
-            cand = self._nearest(x[rows], k) if k < n else None
+            cand = self._nearest(x[rows], k)
             i, l, s, _ = _walk(x[rows], self.c, self.sq, start[rows], cand)
             idx[rows], lam[rows], state[rows] = i, l, s
             if cand is None:
@@ -156,8 +156,11 @@ class _Hull:
             rows, k = rows[s == -1], 8 * k
         return idx, lam, state
 
-    def _nearest(self, x: Tensor, k: int) -> Tensor:
-        """The ``k`` centres nearest each row of ``x`` (b, d): (b, k) indices, ascending."""
+    def _nearest(self, x: Tensor, k: int) -> Tensor | None:
+        """The ``k`` centres nearest each row of ``x`` (b, d): (b, k) indices, ascending; None
+        (score every centre) when ``k`` reaches the number of centres."""
+        if k >= self.c.shape[0]:
+            return None
         near = torch.cdist(x, self.c).topk(k, dim=1, largest=False).indices
         return near.sort(1).values  # ascending index: ratio ties go to the smaller index, as over all
 
@@ -179,9 +182,7 @@ class _Hull:
             while done < pts.shape[0]:
                 a = pts[done : done + size]
                 near = torch.cdist(a, xs).argmin(1)
-                k = _LOCAL * (d + 1)
-                simplex, lam, state, _ = _walk(a, self.c, self.sq, simplices[near],
-                                               self._nearest(a, k) if k < self.c.shape[0] else None)
+                simplex, lam, state, _ = _walk(a, self.c, self.sq, simplices[near], self._nearest(a, _LOCAL * (d + 1)))
                 full = (state == 1) & (lam > 0).all(1)  # d + 1 distinct vertices: a start simplex
                 xs, simplices = torch.cat([xs, a[full]]), torch.cat([simplices, simplex[full]])
                 done += a.shape[0]
