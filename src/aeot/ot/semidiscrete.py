@@ -33,6 +33,8 @@ from aeot.ot._power import TARGET_CHUNK, PowerScorer, cell_index, default_chunk_
 from aeot.ot._sdot_adam import AdamStepper
 from aeot.ot._sdot_budget import HEADROOM, NOISE_MARGIN, budget_warning, noise_max, noise_p95, samples_for_tol
 from aeot.ot._sdot_estimate import choose_placement, estimate
+from aeot.ot import _sdot_multiscale
+from aeot.ot._sdot_multiscale import FACTOR, carry_potential, cluster
 from aeot.ot._sdot_newton import NewtonStepper, capture_raise
 from aeot.ot._sdot_validate import validate_inputs
 from aeot.ot.distributed import ChunkStream, Comm
@@ -65,6 +67,8 @@ class SemiDiscreteResult:
     # why the solve stopped: "converged"; "noise_floor" (the budget max_samples reached its Monte
     # Carlo floor above tol), "stalled" (no progress at the full budget), "max_iter", "max_time"
     status: str = "converged"
+    # the coarse solve the fine one started from (``multiscale``): n, iterations, status, seconds
+    warm_start: dict | None = None
 
     def cell_index(self, w: Tensor) -> Tensor:
         """Power cell of each row of ``w`` (m, d) in box coordinates -> (m,) long."""
@@ -94,6 +98,7 @@ def solve_semidiscrete(
     progress: Callable[[dict], None] | None = None,
     group=None,
     distributed: bool = False,
+    multiscale: bool = True,
 ) -> SemiDiscreteResult:
     """Semi-discrete OT potential from Uniform([low, high]^d) to ``sum_i weights_i delta_{y_i}``.
 
@@ -122,6 +127,9 @@ def solve_semidiscrete(
     called with ``{"event": "step", "task": "sdot", "step", "total", "p95", "max", "empty",
     "n_samples"}`` after each iteration.  distributed / group: split the samples of each
     iteration over the ranks of a ``torch.distributed`` group (see :mod:`aeot.ot.distributed`).
+    multiscale: for ``n >= 4096``, start from the solution of a coarse problem on about
+    ``n / 8`` clusters of the codes (recursively; :mod:`aeot.ot._sdot_multiscale`) instead of
+    the Voronoi diagram; the stopping rule is the same, so is the tolerance met.
 
     Scaling: the codes are centred and divided by one global scalar, then placed in the box
     as ``targets = offset + (y - center) / scale`` with ``offset`` the box centre (recorded in
@@ -178,6 +186,14 @@ def solve_semidiscrete(
     scale = spread / (alpha * side) if spread > 0 else 1.0
     h = -0.5 * t64.pow(2).sum(1)
     h -= h.mean()  # (n,) Voronoi diagram of the placed codes
+    warm = None
+    if multiscale and n >= _sdot_multiscale.MIN_N:
+        h, warm = _coarse_start(
+            t64, nu, low, high, seed=seed, tol=tol, tol_max=tol_max, method=method, lr=lr, qmc=qmc,
+            chunk_size=chunk_size, target_chunk=target_chunk, progress=progress, group=group,
+            distributed=distributed, max_time=max_time,
+        )
+        used += warm["n_samples"]
     t32 = t64.to(torch.float32)
     scorer = PowerScorer(t32, h, target_chunk=target_chunk)
     if method == "newton":
@@ -291,6 +307,38 @@ def solve_semidiscrete(
         potential=potential.to(torch.float32), targets=targets.to(torch.float32), weights=nu,
         centers=centers.to(torch.float32), cell_mass=mu, low=low, high=high, errors=errors,
         converged=converged, n_iter=len(errors), n_samples=used, scale=scale_rec, empty=empty, status=status,
+        warm_start=warm,
+    )
+
+
+COARSE_TOL = 0.2  # the coarse solve's p95 tolerance (at least the fine one's): it only has to be near
+
+
+def _coarse_start(t64: Tensor, nu: Tensor, low: Tensor, high: Tensor, *, seed: int, tol: float, tol_max: float,
+                  progress, max_time, **solve_kw) -> tuple[Tensor, dict]:
+    """Starting potential (n,) float64 of the placed targets from a solve on their clusters."""
+    t0 = time.perf_counter()
+    assign, centers, mass = cluster(t64, nu, max(2, t64.shape[0] // FACTOR), seed=seed)
+    with warnings.catch_warnings():  # the coarse solve's own accuracy is recorded, the fine solve decides
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = _coarse_solve(centers, mass, low, high, tol, tol_max, seed, progress, max_time, solve_kw)
+    h = carry_potential(t64, assign, res.targets, res.potential, res.centers, res.cell_mass,
+                        float((high - low).prod()))
+    info = {"n": int(centers.shape[0]), "n_iter": res.n_iter, "status": res.status, "n_samples": res.n_samples,
+            "seconds": time.perf_counter() - t0, "p95": res.errors[-1]["p95"] if res.errors else 0.0}
+    if res.warm_start is not None:
+        info["warm_start"] = res.warm_start
+    return h, info
+
+
+def _coarse_solve(centers, mass, low, high, tol, tol_max, seed, progress, max_time, solve_kw) -> SemiDiscreteResult:
+    def coarse_progress(ev: dict) -> None:
+        progress({**ev, "task": "sdot-coarse"})
+
+    return solve_semidiscrete(
+        centers, weights=mass / mass.sum(), low=low, high=high, tol=max(tol, COARSE_TOL), tol_max=max(tol_max, 1.0),
+        seed=seed + 1, normalize=False, progress=coarse_progress if progress is not None else None,
+        max_time=max_time, **solve_kw,
     )
 
 
