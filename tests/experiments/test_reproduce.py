@@ -124,3 +124,13 @@ def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("aeot.cli.reproduce.reproduce", interrupted)  # the name the command calls
     assert main(["reproduce", "digits", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 130
     assert "run the same command again" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "mnist"])
+def test_full_preset_solves_with_a_budget_that_follows_n(dataset):
+    # issue 20 item 5: no sample cap (the budget follows n and tol, so the solve converges at 60,000
+    # codes) and the tolerance chosen from the measured curve of docs/sdot-scale.md §4
+    cfg = preset_config(dataset, "full")
+    for params in (cfg.samplers["sdot"], cfg.conv_sampler):
+        assert "max_samples" not in params and "max_iter" not in params
+        assert params["tol"] == 0.3 and params["tol_max"] == 1.5
