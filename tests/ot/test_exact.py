@@ -34,8 +34,9 @@ def path(request, monkeypatch):
         monkeypatch.setattr(exact, "_SPARSE_MIN_N", 2)
         monkeypatch.setattr(costs, "_EXACT_MAX_ELEMENTS", 0)
         monkeypatch.setattr(cert, "_N_NEIGHBOURS", 4)
-    if request.param == "dense":  # the rounds run out and the network simplex seed is refused
+    if request.param == "dense":  # the rounds run out and both seeds are refused
         monkeypatch.setattr(cert, "_MAX_ROUNDS", 1)
+        monkeypatch.setattr(cert, "_semidiscrete_seed", lambda *args: None)
         monkeypatch.setattr(cert, "_network_simplex_seed", lambda *args: None)
     return request.param
 
@@ -183,14 +184,48 @@ def test_the_dense_fallback_after_too_few_rounds_is_exact(monkeypatch):
     assert dense.calls == 1
 
 
-@pytest.mark.parametrize("cost", COSTS)
-def test_stalled_rounds_hand_over_to_the_network_simplex_and_are_certified(cost, monkeypatch):
-    """A uniform square matched to two moons: the optimal matching moves points far from their
-    nearest neighbours, the pricing rounds stall, POT's network simplex seeds new rounds, and
-    those certify the optimum (no dense lapjv)."""
+def _box_to_clusters(n: int, d: int, seed: int):
+    """The OTtrans case: a uniform box matched to clustered codes (long-range optimal matching)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, (n, d))
+    centres = 2.0 * rng.standard_normal((10, d))
+    return x, centres[rng.integers(0, 10, n)] + 0.5 * rng.standard_normal((n, d))
+
+
+@pytest.mark.parametrize(("case", "cost"), [("moons-2d", "sqeuclidean"), ("clusters-8d", "sqeuclidean"),
+                                            ("clusters-8d", "euclidean")])
+def test_stalled_rounds_are_seeded_by_semidiscrete_duals_and_certified(case, cost, monkeypatch):
+    """A uniform box matched to two moons (d = 2) or to 10 clusters (d = 8): the optimal matching
+    moves points far from their nearest neighbours, the pricing rounds stall, the semi-discrete
+    potential from x's box seeds new rounds, and those certify scipy's optimum with no n x n
+    matrix (neither the network simplex nor lapjv runs). The Euclidean cost gets only the
+    candidates (the potential is the squared cost's); on the moons it still needs the network
+    simplex (the test below)."""
     from sklearn.datasets import make_moons
 
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    seed = _Spy(monkeypatch, "_semidiscrete_seed")
+    _Spy(monkeypatch, "_network_simplex_seed", forbid=True)
+    _Spy(monkeypatch, "_dense", forbid=True)
+    n = 1500
+    if case == "moons-2d":
+        x = np.random.default_rng(7).uniform(-1.0, 1.0, (n, 2))
+        y = make_moons(n, noise=0.05, random_state=7)[0]
+    else:
+        x, y = _box_to_clusters(n, 8, seed=3)
+    got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y), cost=cost), cost)
+    assert got == pytest.approx(_scipy_optimum(x, y, cost), rel=1e-9)
+    assert seed.calls == 1
+
+
+@pytest.mark.parametrize("cost", COSTS)
+def test_without_the_semidiscrete_seed_the_network_simplex_seeds_certified_rounds(cost, monkeypatch):
+    """The semi-discrete seed refused: POT's network simplex seeds new rounds, and those certify
+    the optimum (no dense lapjv)."""
+    from sklearn.datasets import make_moons
+
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    monkeypatch.setattr(cert, "_semidiscrete_seed", lambda *args: None)
     seed = _Spy(monkeypatch, "_network_simplex_seed")
     dense = _Spy(monkeypatch, "_dense", forbid=True)
     n = 1500
@@ -203,14 +238,15 @@ def test_stalled_rounds_hand_over_to_the_network_simplex_and_are_certified(cost,
 
 @pytest.mark.parametrize("seed_fails", [False, True])
 def test_rounds_that_run_out_hand_over_to_the_network_simplex_then_lapjv(seed_fails, monkeypatch):
-    """With the stall rule off, the rounds on the same instance run out without a certificate: the
-    network simplex seeds new rounds, which certify (no dense lapjv); only if that seed fails
-    does lapjv finish. Exact either way."""
+    """With the stall rule off and the semi-discrete seed refused, the rounds on the same
+    instance run out without a certificate: the network simplex seeds new rounds, which certify
+    (no dense lapjv); only if that seed fails does lapjv finish. Exact either way."""
     from sklearn.datasets import make_moons
 
     monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
     monkeypatch.setattr(cert, "_STALL", math.inf)
     monkeypatch.setattr(cert, "_MAX_ROUNDS", 3)
+    monkeypatch.setattr(cert, "_semidiscrete_seed", lambda *args: None)
     if seed_fails:
         monkeypatch.setattr(cert, "_network_simplex_seed", lambda *args: None)
     seed = _Spy(monkeypatch, "_network_simplex_seed")
@@ -221,6 +257,29 @@ def test_rounds_that_run_out_hand_over_to_the_network_simplex_then_lapjv(seed_fa
     got = _total(x, y, assignment(torch.from_numpy(x), torch.from_numpy(y)), "sqeuclidean")
     assert got == pytest.approx(_scipy_optimum(x, y, "sqeuclidean"), rel=1e-9)
     assert seed.calls == 1 and dense.calls == (1 if seed_fails else 0)
+
+
+def test_above_the_dense_limit_a_failed_sparse_solve_raises_instead_of_building_n_squared(monkeypatch):
+    """When the rounds and the semi-discrete seed both fail at an n whose dense matrix is refused,
+    the solver says so in one line (n, the memory, what to do) instead of allocating it."""
+    monkeypatch.setattr(exact, "_SPARSE_MIN_N", 1000)
+    monkeypatch.setattr(cert, "_DENSE_MAX_N", 1200)
+    monkeypatch.setattr(cert, "_semidiscrete_seed", lambda *args: None)
+    _Spy(monkeypatch, "_network_simplex_seed", forbid=True)
+    _Spy(monkeypatch, "_dense", forbid=True)
+    x, y = _box_to_clusters(1500, 8, seed=3)
+    with pytest.raises(RuntimeError, match=r"n = 1500 .*GiB.*refused above n = 1200"):
+        assignment(torch.from_numpy(x), torch.from_numpy(y))
+
+
+def test_reduced_nearest_allocates_its_outputs_once_and_finds_the_smallest_reduced_costs():
+    rng = np.random.default_rng(0)
+    a, b, off = rng.standard_normal((50, 3)), rng.standard_normal((70, 3)), rng.standard_normal(70)
+    idx, low = cert._reduced_nearest(a, b, off, 4)
+    full = ((a[:, None] - b[None]) ** 2).sum(-1) - off[None]  # (50, 70)
+    best = np.sort(full, 1)[:, :4]
+    assert np.allclose(np.sort(np.take_along_axis(full, idx, 1), 1), best, atol=1e-4)
+    assert np.allclose(low, best[:, 0], atol=1e-4)
 
 
 def _sparse_round(x, y):

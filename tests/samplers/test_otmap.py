@@ -57,6 +57,17 @@ def test_ottrans_matching_is_an_optimal_permutation(moons):
     assert torch.equal(raw.pairs_code_index_, idx)
 
 
+def test_ottrans_matches_every_code_by_default_as_algorithm_1_reads():
+    """No cap: 6,000 codes (above the old default cap of 5,000) are each matched exactly once, by
+    the large-n certified path of the exact solver (uniform prior -> clustered codes)."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(8, 4, generator=g)[torch.randint(0, 8, (6000,), generator=g)] * 3
+    z += 0.3 * torch.randn(6000, 4, generator=g)
+    s = make_sampler("ottrans", steps=1, seed=0, **TINY).fit(z)
+    assert s.n_pairs is None
+    assert torch.equal(torch.sort(s.pairs_code_index_).values, torch.arange(6000))
+
+
 def test_ottrans_subsamples_codes_when_n_pairs_is_smaller(moons):
     s = make_sampler("ottrans", steps=1, n_pairs=50, seed=0, **TINY).fit(moons[0])
     idx = s.pairs_code_index_

@@ -70,6 +70,7 @@ class PowerScorer:
         yt[:d, :n] = targets.detach().to(torch.float32).T
         self._yt = [yt[:, j : j + t].contiguous() for j in range(0, self.n_pad, t)]  # (d_pad, t) each
         self._h: list[Tensor] = []
+        self._buf: Tensor | None = None  # the score tile, reused (see _tiles)
         self.set_potential(torch.zeros(n, device=self.device) if potential is None else potential)
 
     def set_potential(self, potential: Tensor) -> None:
@@ -80,8 +81,13 @@ class PowerScorer:
     def _tiles(self, x: Tensor):
         if self.d_pad != self.d:
             x = torch.nn.functional.pad(x, (0, self.d_pad - self.d))
+        buf = self._buf
+        if buf is None or buf.shape != (x.shape[0], self.t) or buf.device != x.device:
+            buf = self._buf = torch.empty(x.shape[0], self.t, dtype=torch.float32, device=x.device)
         for c, (yt, h) in enumerate(zip(self._yt, self._h)):
-            yield c * self.t, torch.addmm(h, x, yt)  # (s, t) scores of one tile
+            # one (s, t) buffer for every tile: a fresh 4 MiB tile per step, between the small
+            # results the callers keep, fragmented glibc's heap (peak RSS grew with the solve)
+            yield c * self.t, torch.addmm(h, x, yt, out=buf)  # (s, t) scores of one tile, valid until the next
 
     # ------------------------------------------------------------------ argmax
     def argmax(self, x: Tensor, slab: float | None = None, cell_slab: Tensor | None = None):
