@@ -6,7 +6,7 @@ import pytest
 
 from aeot.cli import main
 from aeot.errors import ConfigError
-from aeot.experiments.reproduce import preset_config, reproduce
+from aeot.experiments.reproduce import preset_config, reproduce, with_added_fields
 from aeot.experiments.reproduce_table import PAPER_RATIO, check_targets
 
 TINY = dict(n_train=300, image_size=8, mlp_epochs=1, mlp_latent=4, conv_arch="mlp", conv_latent=4, conv_epochs=1,
@@ -134,3 +134,29 @@ def test_full_preset_solves_with_a_budget_that_follows_n(dataset):
     for params in (cfg.samplers["sdot"], cfg.conv_sampler):
         assert "max_samples" not in params and "max_iter" not in params
         assert params["tol"] == 0.3 and params["tol_max"] == 1.5
+
+
+def test_full_cpu_preset_is_the_whole_training_set_with_the_fully_connected_rows():
+    cfg = preset_config("fashion-mnist", "full-cpu")
+    assert cfg.n_train is None and not cfg.conv_rows and cfg.n_eval == 10000
+    assert set(cfg.baselines) == {"vae", "wae-mmd"} and all(b["arch"] == "mlp" for b in cfg.baselines.values())
+    assert cfg.samplers["ottrans"] == {"steps": 10000}  # no n_pairs: every code is matched (Algorithm 1)
+    assert cfg.samplers["otgen"]["steps"] == 10000 and cfg.samplers["sdot"]["tol"] == 0.3
+
+
+def test_without_conv_rows_the_table_says_where_they_are_and_old_runs_are_reused(tmp_path):
+    small = {**TINY, "samplers": {"gaussian": {}}, "baselines": {"vae": TINY["baselines"]["vae"]}, "conv_rows": False}
+    out = tmp_path / "o"
+    res = reproduce(preset_config("digits", "full-cpu", **small), out, command="pytest")
+    assert [r["method"] for r in res.rows] == ["True Images", "VAE", "AE + Gaussian"]
+    assert "convolutional rows (AE-OT-GAN, GAN, WGAN, WGAN-GP) are not in this preset" in (out / "table.md").read_text()
+    assert not (out / "ae-conv").exists()
+    # a reproduce.json written before conv_rows existed had the conv rows: it is refused for this preset...
+    saved = json.loads((out / "reproduce.json").read_text())
+    del saved["config"]["conv_rows"]
+    (out / "reproduce.json").write_text(json.dumps(saved))
+    with pytest.raises(ConfigError, match="conv_rows"):
+        reproduce(preset_config("digits", "full-cpu", **small), out)
+    # ...and reads as conv_rows=True, the value every run before the field had
+    assert with_added_fields({"n_eval": 5}) == {"conv_rows": True, "n_eval": 5}
+    assert with_added_fields({"conv_rows": False}) == {"conv_rows": False}

@@ -180,11 +180,7 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
               "against the other (the floor at that sample size). A FID grows as n shrinks, so the floor is in "
               "the column `FID at the floor's n`, beside each method's generated images at that n against the "
               "same real half; the `FID` column (all generated vs all real images) has no floor.",
-              f"- AE-OTgen, AE-OTtrans, AE-OT, AE + Gaussian, AE + GMM share one fully connected autoencoder "
-              f"(latent {cfg.mlp_latent}, Zhang et al. (2019) §5.1); AE-OT-GAN refines the decoder of the convolutional "
-              f"{cfg.conv_arch} autoencoder (latent {cfg.conv_latent}, An et al. (ECCV 2020) §4), whose AE-OT row before "
-              f"refinement is listed too. VAE and WAE-MMD use the fully connected architecture, GAN and "
-              f"WGAN-GP the {cfg.conv_arch} decoder as generator and its discriminator.",
+              _architecture_line(cfg),
               "- Near-copies (issue 19's memorisation measure, `aeot evaluate`): the share of generated images "
               "closer to a training image, in the classifier's features, than 95% of held-out real images are; "
               "the True Images row is that calibration on the other held-out half (about 0.05 by construction).",
@@ -195,6 +191,17 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
     for r in trows:
         lines += [f"**{r['method']}**", "", f"![{r['method']}](grids/{_slug(r['method'])}.png)", ""]
     return "\n".join(lines)
+
+
+def _architecture_line(cfg) -> str:
+    fc = (f"- AE-OTgen, AE-OTtrans, AE-OT, AE + Gaussian, AE + GMM share one fully connected autoencoder "
+          f"(latent {cfg.mlp_latent}, Zhang et al. (2019) §5.1); VAE and WAE-MMD use the fully connected architecture.")
+    if not cfg.conv_rows:
+        return fc + (" The convolutional rows (AE-OT-GAN, GAN, WGAN, WGAN-GP) are not in this preset "
+                     f"({cfg.preset}); `--full` runs them.")
+    return fc + (f" AE-OT-GAN refines the decoder of the convolutional {cfg.conv_arch} autoencoder (latent "
+                 f"{cfg.conv_latent}, An et al. (ECCV 2020) §4), whose AE-OT row before refinement is listed too; "
+                 f"GAN, WGAN and WGAN-GP use the {cfg.conv_arch} decoder as generator and its discriminator.")
 
 
 def _latent_map_lines(trows: list[dict[str, Any]]) -> list[str]:
