@@ -312,3 +312,27 @@ def test_adam_method_reaches_the_same_marginals():
     assert float(e.quantile(0.95)) < 0.1 + 0.05 and float(e.max()) < 0.5
     with pytest.raises(ValueError, match="method must be 'newton' or 'adam', got 'sgd'"):
         solve_semidiscrete(codes(10, 2), method="sgd")
+
+
+def test_the_scorer_reuses_one_score_tile_so_long_solves_do_not_fragment_the_heap():
+    """Every tile of every call writes into one buffer (a fresh 4 MiB tile per step, between the
+    small results callers keep, made glibc's heap grow with the solve: 409 MB against 276 MB
+    peak RSS for n = 3000 at tol 0.15); the scores are those of a fresh product."""
+    from aeot.ot._power import PowerScorer
+
+    g = torch.Generator().manual_seed(0)
+    t, h = torch.randn(300, 3, generator=g), torch.randn(300, generator=g)
+    scorer = PowerScorer(t, h, target_chunk=128)
+    x = torch.randn(64, 3, generator=g)
+    ptrs, tiles = set(), []
+    for _ in range(2):
+        for j0, sc in scorer._tiles(x):
+            ptrs.add(sc.data_ptr())
+            tiles.append((j0, sc.clone()))
+    assert len(ptrs) == 1 and len(tiles) == 2 * scorer.n_pad // scorer.t
+    want = x @ t.T + h  # (64, 300)
+    for j0, sc in tiles:
+        cols = min(scorer.t, 300 - j0)
+        assert torch.allclose(sc[:, :cols], want[:, j0:j0 + cols], atol=1e-5)
+    best, idx = scorer.argmax(x)
+    assert torch.equal(idx, want.argmax(1)) or torch.allclose(best, want.max(1).values, atol=1e-5)
