@@ -302,16 +302,18 @@ def test_report_quotes_paths_and_files_have_the_usual_mode(_finished):
 
 
 def test_sdot_progress_shows_the_errors_against_their_tolerances():
-    from aeot.cli._common import TqdmProgress, sdot_stop_rule
+    import torch
+
+    from aeot.cli._common import TqdmProgress
+    from aeot.ot import solve_semidiscrete
 
     stream = io.StringIO()
-    bars = TqdmProgress(stream=stream, log=io.StringIO(), stop_rules={"sdot": sdot_stop_rule({"tol": 0.05})})
-    for step, p95 in enumerate([0.9, 0.4, 0.2], start=1):
-        bars({"event": "step", "task": "sdot", "step": step, "total": 300, "p95": p95, "max": 2 * p95, "empty": 0,
-              "n_samples": 1024})
+    bars = TqdmProgress(stream=stream, log=io.StringIO())
+    solve_semidiscrete(torch.rand(20, 2, generator=torch.Generator().manual_seed(0)), tol=0.05, tol_max=0.7,
+                       max_iter=300, progress=bars)  # the solver's own events carry the rule it stops on
     bars.close()
     text = stream.getvalue()
-    assert "p95=0.2 (stop <= 0.05)" in text and "(stop <= 0.5)" in text  # tol given; tol_max the default
+    assert "(stop <= 0.05)" in text and "(stop <= 0.7)" in text
     assert "/300" not in text and "%" not in text  # no progress fraction, no ETA towards max_iter
     assert "at most 300" in text
 

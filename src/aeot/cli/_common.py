@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import inspect
 import signal
 import sys
 import traceback
@@ -31,10 +30,9 @@ from tqdm import tqdm
 
 from aeot import distributed
 from aeot.errors import AeotError
-from aeot.ot.semidiscrete import solve_semidiscrete
 
 __all__ = ["DEVICES", "EXIT_BUG", "EXIT_USAGE", "SDOT_FIELDS", "TqdmProgress", "add_device_option",
-           "expected_error_line", "ignore_file_size_signal", "resolve_device", "run_command", "sdot_stop_rule"]
+           "expected_error_line", "ignore_file_size_signal", "resolve_device", "run_command"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -131,25 +129,13 @@ SDOT_FIELDS = ("p95: 95th percentile of the cells' relative mass error |mu_i / n
                "(or after max_iter iterations, with a warning)")
 
 
-def sdot_stop_rule(params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``{"tol", "tol_max", "max_iter"}`` of an sdot fit with sampler ``params`` (else the solver's defaults)."""
-    defaults = {k: v.default for k, v in inspect.signature(solve_semidiscrete).parameters.items()}
-    params = params or {}
-    return {k: params[k] if params.get(k) is not None else defaults[k] for k in ("tol", "tol_max", "max_iter")}
-
-
 class TqdmProgress:
-    """Turns the library's progress events into tqdm bars and stage lines.
+    """Turns the library's progress events into tqdm bars and stage lines."""
 
-    ``stop_rules``: task name -> ``{"tol", "tol_max", "max_iter"}`` for fits that stop on a
-    tolerance (default: the sdot solver's defaults).
-    """
-
-    def __init__(self, stream=sys.stderr, log=sys.stdout, stop_rules: dict[str, dict[str, Any]] | None = None):
+    def __init__(self, stream=sys.stderr, log=sys.stdout):
         self.stream = stream  # bars (stderr, like every progress bar)
         self.log = log  # stage lines (stdout): stderr keeps only bars and the error line
         self.bar = None
-        self.stop_rules = stop_rules or {}
         self.shown = distributed.is_main()  # under torchrun rank 0 alone draws the bars
 
     def __call__(self, event: dict[str, Any]) -> None:
@@ -189,18 +175,17 @@ class TqdmProgress:
                 self.close()
 
     def _tolerance_step(self, event: dict[str, Any]) -> None:
-        """An sdot iteration: a count without ETA, and each stopping error beside its tolerance."""
-        rule = self.stop_rules.get("sdot") or sdot_stop_rule()
+        """An sdot iteration: a count without ETA, and each stopping error beside the tolerance the
+        solver reports in the event (it alone knows the rule it stops on)."""
         if self.bar is None or getattr(self.bar, "desc", None) != "sdot":
             self.close()
             self.bar = tqdm(total=None, initial=event["step"] - 1, desc="sdot", unit="iter",
                             file=self.stream, dynamic_ncols=True, mininterval=0.5,
-                            bar_format="{desc}: iteration {n_fmt} (at most " + str(event.get("total") or
-                                                                                 rule["max_iter"])
+                            bar_format="{desc}: iteration {n_fmt} (at most " + str(event["total"])
                                        + ") [{elapsed}, {rate_fmt}]{postfix}")
         self.bar.update(event["step"] - self.bar.n)
-        post = {"p95": f"{event.get('p95', float('nan')):.3g} (stop <= {rule['tol']:g})",
-                "max": f"{event.get('max', float('nan')):.3g} (stop <= {rule['tol_max']:g})",
+        post = {"p95": f"{event.get('p95', float('nan')):.3g} (stop <= {event['tol']:g})",
+                "max": f"{event.get('max', float('nan')):.3g} (stop <= {event['tol_max']:g})",
                 "empty": event.get("empty")}
         self.bar.set_postfix(post, refresh=False)
 

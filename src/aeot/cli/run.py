@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aeot.cli._common import SDOT_FIELDS, TqdmProgress, add_device_option, resolve_device, sdot_stop_rule
+from aeot.cli._common import SDOT_FIELDS, TqdmProgress, add_device_option, resolve_device
 from aeot.cli._launch import add_backend_option
 from aeot.data import describe_datasets, list_datasets
 from aeot.errors import ConfigError
@@ -169,15 +169,10 @@ def _sampler_overrides(base: RunConfig, overrides: dict[str, Any], params: list[
         overrides["sampler.params"] = {**start, **dict(_parse_param(p) for p in params or [])}
 
 
-def _stop_rules(sampler: str | None, params: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    """The sdot bar's tolerances: the sampler's own, else the solver's defaults."""
-    return {"sdot": sdot_stop_rule(params if sampler == "sdot" and isinstance(params, dict) else None)}
-
-
 def _run_stage(args: argparse.Namespace, command: str, job):
     """Resolve the config, then run a job or stage (``job(run, config, ctx)``) with progress bars."""
     cfg, out = _config(args, command)
-    progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
+    progress = TqdmProgress()
     try:
         ctx = StageContext(device=resolve_device(args.device), resume=args.resume, progress=progress)
         return job(RunDir(out), cfg, ctx), out
@@ -201,7 +196,7 @@ def _refine(run_dir: Path, overrides: dict[str, Any], *, device: str, resume: bo
             fid_n: int | None = None):
     resume = resume and RunDir(run_dir).refine.checkpoint.exists()
     cfg = refine_config_for(run_dir, overrides, resume=resume, preset=preset)
-    progress = TqdmProgress(stop_rules=_stop_rules(sampler, sampler_params))
+    progress = TqdmProgress()
     try:
         ctx = StageContext(device=resolve_device(device), resume=resume, progress=progress)
         result = refine_and_report(RunDir(run_dir), cfg, ctx, sampler_name=sampler, sampler_params=sampler_params,
@@ -239,7 +234,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in vars(args).items() if "." in k or k == "n_samples"}
     _sampler_overrides(base, overrides, getattr(args, "sampler_param", None))
     cfg = apply_overrides(base, overrides)
-    progress = TqdmProgress(stop_rules=_stop_rules(cfg.sampler.name, cfg.sampler.params))
+    progress = TqdmProgress()
     try:
         result = resample_run(RunDir(args.out), cfg, StageContext(device=resolve_device(args.device), progress=progress))
     finally:

@@ -231,7 +231,7 @@ def solve_semidiscrete(
         errors.append(rec)
         if progress is not None:
             progress({"event": "step", "task": "sdot", "step": it + 1, "total": max_iter, "p95": p95,
-                      "max": emax, "empty": rec["empty"], "n_samples": m * s})
+                      "max": emax, "empty": rec["empty"], "n_samples": m * s, "tol": tol, "tol_max": tol_max})
         converged = p95 <= tol and emax <= tol_max
         if converged:
             status = "converged"
