@@ -172,6 +172,9 @@ class Evaluator:
         (:data:`aeot.metrics.inception.RESIZE_CONVENTIONS`; default ``"pytorch-fid"``).
     device : str
         Where the networks run.
+    with_classifier : bool
+        ``False``: the Inception space alone (needs ``features="inception"``), no IS, coverage or
+        memorisation; what the Inception column of ``aeot reproduce`` measures.
     auto_classifier : bool
         Without a cached classifier, train one into the cache for small sets (seconds for
         digits), else note why there are no classifier metrics (what ``aeot run`` does);
@@ -183,11 +186,12 @@ class Evaluator:
     def __init__(self, dataset: str, features: str = "classifier", n: int | None = None, seed: int = 0,
                  classifier: str | Path | None = None, *, data_dir: str | None = None, image_size: int | None = None,
                  inception_weights: str | Path | None = None, inception_resize: str = DEFAULT_RESIZE,
-                 device: str = "cpu", auto_classifier: bool = True, progress: Progress | None = None):
+                 device: str = "cpu", with_classifier: bool = True, auto_classifier: bool = True,
+                 progress: Progress | None = None):
         self.dataset, self.features, self.n, self.seed = dataset, features, n, seed
         self.classifier, self.data_dir, self.image_size = classifier, data_dir, image_size
         self.inception_weights, self.device, self.auto_classifier = inception_weights, device, auto_classifier
-        self.inception_resize = inception_resize
+        self.inception_resize, self.with_classifier = inception_resize, with_classifier
         self.progress = progress
         self.reference: ReferenceSet | None = None
         self.notes: list[str] = []
@@ -210,12 +214,17 @@ class Evaluator:
     def prepare(self) -> Evaluator:
         """Select the reference set, find the feature networks, embed the real images; returns ``self``."""
         n = self.n_samples()
+        if not self.with_classifier and self.features != "inception":
+            raise ConfigError(f"with_classifier=False leaves no feature space for features={self.features!r}; "
+                              f"use features='inception'")
         self.load_inception()
         ref = ReferenceSet.select(self.dataset, n, seed=self.seed, data_dir=self.data_dir, image_size=self.image_size)
         notes: list[str] = []
         note = None
         spaces: list[FeatureSpace] = []
-        if ref.labelled_grey:
+        if not self.with_classifier:
+            note = None  # the Inception space alone: no classifier to look for
+        elif ref.labelled_grey:
             clf, info, note = resolve_classifier(self.dataset, None if self.classifier is None else Path(self.classifier),
                                                  auto=self.auto_classifier, data_dir=self.data_dir,
                                                  device=self.device, progress=self.progress)
