@@ -152,3 +152,20 @@ def test_resize_option_reaches_the_network_and_is_checked_before_loading(tmp_pat
     assert not torch.allclose(pt(x), nv(x))
     with pytest.raises(ConfigError, match="inception-resize"):
         inc.load_inception(tmp_path / "nothing.pt", resize="bicubic")  # the option fails first, not the file
+
+
+def test_the_resize_benchmark_record_is_consistent(benchmark_script):
+    """benchmarks/results/inception_resize.json: its relative differences follow from its FIDs."""
+    import json
+    from pathlib import Path
+
+    bench = benchmark_script("inception_resize")
+    path = bench.OUT
+    if not Path(path).is_file():
+        pytest.skip("no measured record yet (run benchmarks/inception_resize.py)")
+    r = json.loads(Path(path).read_text())
+    assert r["network_sha1"] == inc.WEIGHTS_SHA1 and r["conventions"] == list(inc.RESIZE_CONVENTIONS)
+    for row, d in r["fid_relative_difference"].items():
+        assert d == pytest.approx(bench.relative(r["fid"]["pytorch-fid"][row], r["fid"]["fid-helper"][row]))
+    assert r["fid"]["pytorch-fid"]["blurred (A vs blurred B)"] > r["fid"]["pytorch-fid"]["floor (A vs B)"]
+    assert "| FID, floor (A vs B) |" in bench.markdown(r)

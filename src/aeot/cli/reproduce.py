@@ -32,7 +32,7 @@ def add_reproduce_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--n-inception", dest="n_inception", type=int, default=None, metavar="N",
                    help=f"images per row (and real images) of the Inception FID column; 0: no column (default "
-                   f"{N_INCEPTION_BUDGET} for --budget, {N_INCEPTION_FULL} for --full, ~0.25 s per image on a CPU)")
+                   f"{N_INCEPTION_BUDGET} for --budget, {N_INCEPTION_FULL} for --full, ~0.3 s per image on a CPU)")
     p.add_argument("--inception-resize", dest="inception_resize", default=None,
                    metavar="{" + ",".join(RESIZE_CONVENTIONS) + "}",
                    help=f"how images reach 299 px for Inception (default {DEFAULT_RESIZE}: F.interpolate; "

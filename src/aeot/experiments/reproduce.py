@@ -127,8 +127,8 @@ def _budget_mlp_samplers(steps: int, sdot: dict[str, Any] | None = None) -> dict
 # (hours for n = 10,000 codes on a CPU): the budget stops at p95 mass error 0.3.
 _CONV_SDOT_BUDGET = {"tol": 0.3, "tol_max": 1.0, "max_samples": 1 << 20, "max_iter": 60}
 # The Inception FID column: images per row (generated) and real test images. The network costs
-# ~0.25 s per image on this 2-core CPU and a table embeds about 14.5 n images (13 rows, the real set
-# and its blurred half once, cached): n = 200 adds ~12 min to a budget table; the full preset's
+# ~0.3 s per image on this 2-core CPU and a table embeds about 14.5 n images (13 rows, the real set
+# and its blurred half once, cached): n = 200 adds ~15 min to a budget table; the full preset's
 # n = 5000 (capped by the test split; 2000 for the 2000-image sets) is for a GPU. docs/reproduce.md.
 N_INCEPTION_BUDGET = 200
 N_INCEPTION_FULL = 5000

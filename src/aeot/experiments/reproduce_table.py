@@ -232,7 +232,7 @@ def _inception_lines(with_inc: bool) -> list[str]:
     if not with_inc:
         return []
     return ["- Inception FID: the FID of published tables (its network, n and resize convention in the header), "
-            "computed like the other FID but on fewer images (the network costs ~0.25 s per image on a CPU). An "
+            "computed like the other FID but on fewer images (the network costs ~0.3 s per image on a 2-core CPU). An "
             "FID grows as n shrinks, the more so in 2048 dimensions: compare a row's value at the floor's n with "
             "the True Images row (one real half against the other) and with the other rows, not with a paper's "
             "value at 10,000 or 50,000 images. docs/reproduce.md, \"Inception FID\", measures what the resize convention "
