@@ -1,8 +1,9 @@
 """The outputs of ``aeot reproduce``: ``results.json``, ``table.md`` and the sample grids.
 
 Every number comes from the run's own evaluations (:func:`aeot.run.evaluate.evaluate_run`, domain
-classifier features); the paper's values sit in their own column, and the two targets of
-issue 7 are checked against the measured values and reported as met or not.
+classifier features) and, in the Inception FID columns, from
+:mod:`aeot.experiments.reproduce_inception`; the paper's values sit in their own column, and the
+two targets of issue 7 are checked against the measured values and reported as met or not.
 """
 
 from __future__ import annotations
