@@ -68,3 +68,20 @@ def test_blur_keeps_range_and_mean_and_smooths():
     x[..., 14, 14] = 1.0
     y = blur(x)
     assert 0 <= float(y.min()) and float(y.max()) < 0.2 and float(y.sum()) == pytest.approx(1.0, rel=1e-5)
+
+
+class _Pool(torch.nn.Module):
+    def forward(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(x, 4).flatten(1)  # (N, 48): a stand-in "Inception"
+
+
+def test_the_inception_space_alone_measures_small_n_without_the_classifier(model, tmp_path):
+    weights = tmp_path / "pool.pt"
+    torch.jit.save(torch.jit.script(_Pool()), str(weights))
+    ev = aeot.Evaluator("digits", features="inception", n=20, inception_weights=weights, inception_resize="fid-helper",
+                        with_classifier=False).prepare()
+    result = ev.evaluate(model)  # n = 20: too few for the classifier's IS splits, fine for FID
+    assert set(result.spaces) == {"inception"} and result.fid >= 0 and result.inception_score is None
+    assert result.spaces["inception"]["resize"] == "fid-helper" and result.memorization is None
+    with pytest.raises(aeot.ConfigError, match="with_classifier=False"):
+        aeot.Evaluator("digits", features="classifier", with_classifier=False).prepare()

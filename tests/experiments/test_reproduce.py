@@ -1,8 +1,11 @@
 """aeot reproduce: every row evaluated alike, stages reused on rerun, targets checked, clear errors."""
 
+import dataclasses
 import json
+import shutil
 
 import pytest
+import torch
 
 from aeot.cli import main
 from aeot.errors import ConfigError
@@ -19,16 +22,31 @@ ROWS = ["True Images", "AE-OTgen", "AE-OTtrans", "AE-OT (Liu et al., 004)", "AE-
         "WAE-MMD", "VAE", "GAN", "WGAN", "WGAN-GP"]
 
 
+class PoolNet(torch.nn.Module):
+    """A stand-in "Inception" (the real one is 87 MB and ~0.25 s per image): 3 x 8 x 8 pooled pixels."""
+
+    def forward(self, x):
+        return torch.nn.functional.adaptive_avg_pool2d(x, 8).flatten(1)
+
+
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def pool_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "pool.pt"
+    torch.jit.save(torch.jit.script(PoolNet()), str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, pool_weights):
     out = tmp_path_factory.mktemp("reproduce") / "out"
     events = []
-    results = reproduce(preset_config("digits", "budget", **TINY), out, command="pytest", progress=events.append)
-    return out, results, events
+    cfg = preset_config("digits", "budget", **TINY, n_inception=20, inception_weights=pool_weights)
+    results = reproduce(cfg, out, command="pytest", progress=events.append)
+    return out, results, events, cfg
 
 
 def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
-    out, results, _ = tiny
+    out, results, _, _ = tiny
     methods = [r["method"] for r in results.rows]
     assert methods[: len(ROWS)] == ROWS
     for r in results.rows:
@@ -57,15 +75,56 @@ def test_the_table_has_every_row_with_measured_values_and_a_grid(tiny):
     assert json.loads((out / "results.json").read_text())["rows"] == json.loads(json.dumps(results.rows))
 
 
+def _started(events):
+    return [e["message"] for e in events if e.get("stage") == "reproduce" and "starting" in e.get("message", "")]
+
+
 def test_a_rerun_reuses_every_stage_and_other_settings_are_refused(tiny):
-    out, _, _ = tiny
+    out, _, _, cfg = tiny
     events = []
-    again = reproduce(preset_config("digits", "budget", **TINY), out, command="pytest", progress=events.append)
-    started = [e["message"] for e in events if e.get("stage") == "reproduce" and "starting" in e.get("message", "")]
-    assert started == []  # nothing recomputed
+    again = reproduce(cfg, out, command="pytest", progress=events.append)
+    assert _started(events) == []  # nothing recomputed
     assert [r["FID"] for r in again.rows] == [r["FID"] for r in tiny[1].rows]
+    assert [r["inception_FID"] for r in again.rows] == [r["inception_FID"] for r in tiny[1].rows]
     with pytest.raises(ConfigError, match="mlp_epochs"):
-        reproduce(preset_config("digits", "budget", **{**TINY, "mlp_epochs": 2}), out)
+        reproduce(dataclasses.replace(cfg, mlp_epochs=2), out)
+    with pytest.raises(ConfigError, match="n_inception"):
+        reproduce(dataclasses.replace(cfg, n_inception=30), out)
+
+
+def test_the_inception_column_states_its_n_and_convention(tiny):
+    out, results, _, _ = tiny
+    by = {r["method"]: r for r in results.rows}
+    assert by["True Images"]["inception_FID"] is None and by["True Images"]["inception_FID_floor_n"] >= 0
+    for r in results.rows[1:]:
+        assert r["inception_FID"] >= 0 and r["inception_FID_floor_n"] >= 0, r["method"]
+        assert r["inception_FID"] != r["FID"], r["method"]  # another feature space
+    table = (out / "table.md").read_text()
+    assert "| FID at the floor's n | Inception FID | Inception FID at the floor's n |" in table
+    assert f"Inception FID ({tiny[3].inception_weights}, SHA-1" in results.header  # not "the standard" one
+    assert "at n = 20 vs 20" in results.header and "the floor's n: 10 vs 10" in results.header
+    assert "by the pytorch-fid convention" in results.header and "`--inception-resize fid-helper`" in results.header
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["inception"]["resize"] == "pytorch-fid" and saved["config"]["n_inception"] == 20
+    assert json.loads((out / "stages" / "inception-aeot-gmm.json").read_text())["settings"]["n"] == 20
+
+
+def test_a_directory_made_before_the_inception_column_is_reused(tiny, tmp_path):
+    # an older reproduce.json has no Inception fields and its stages no Inception stage: the old
+    # stages are reused as they are and only the Inception stages run
+    old = tmp_path / "old"
+    shutil.copytree(tiny[0], old)
+    saved = json.loads((old / "reproduce.json").read_text())
+    for key in ("n_inception", "inception_resize", "inception_weights"):
+        del saved["config"][key]
+    (old / "reproduce.json").write_text(json.dumps(saved))
+    for p in (old / "stages").glob("inception-*.json"):
+        p.unlink()
+    events = []
+    again = reproduce(tiny[3], old, command="pytest", progress=events.append)
+    started = _started(events)
+    assert started and all(m.startswith("inception-") for m in started)
+    assert [r["inception_FID"] for r in again.rows] == [r["inception_FID"] for r in tiny[1].rows]
 
 
 def test_targets_are_checked_against_the_measured_rows():
@@ -94,12 +153,24 @@ def test_presets_and_bad_values():
         preset_config("digits", "huge")
     with pytest.raises(ConfigError, match="n_eval"):
         preset_config("digits", "budget", n_eval=0)
+    assert fm.n_inception == 200 and full.n_inception == 5000 and preset_config("digits", "full").n_inception == 2000
+    assert fm.inception_resize == "pytorch-fid" and preset_config("digits", "budget", n_inception=0).n_inception == 0
+    for bad in (-1, 5, 1.5, True):
+        with pytest.raises(ConfigError, match="n_inception must be 0 .* or an int >= 20"):
+            preset_config("digits", "budget", n_inception=bad)
+    with pytest.raises(ConfigError, match="--inception-resize must be one of pytorch-fid, fid-helper"):
+        preset_config("digits", "budget", inception_resize="bicubic")
 
 
 def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
     assert main(["reproduce", "digits", "--n-eval", "0", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "n_eval" in err[0]
+    for args, word in ((["--n-inception", "-1"], "n_inception"), (["--inception-resize", "tf"], "inception-resize")):
+        assert main(["reproduce", "digits", *args, "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and word in err[0], err
+    assert not (tmp_path / "o").exists()  # refused before anything was written
     for args in (["cifar10"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
         with pytest.raises(SystemExit) as e:
             main(["reproduce", *args])
@@ -107,7 +178,7 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
 
 
 def test_baseline_runs_are_evaluated_like_any_run(tiny):
-    out, _, _ = tiny
+    out, _, _, _ = tiny
     gan = json.loads((out / "baseline-gan" / "metrics.json").read_text())["evaluation"]
     vae = json.loads((out / "baseline-vae" / "metrics.json").read_text())["evaluation"]
     assert gan["latent"] == {} and any("no encoder" in n for n in gan["notes"])  # a GAN has no encoder

@@ -108,3 +108,25 @@ def test_evaluate_with_own_inception_weights_adds_the_inception_space(tiny_run, 
     assert "inception_score" not in rows[0]  # IS and coverage come from the classifier space only
     assert ev["spaces"]["inception"]["weights"] == str(weights)
     assert "Metrics: inception features" in (tiny_run / "report.md").read_text()
+
+
+def test_inception_resize_conventions_have_their_own_cache_entries(tiny_run, tmp_path, capsys):
+    weights = tmp_path / "pool.pt"
+    torch.jit.save(torch.jit.script(PoolNet()), str(weights))
+    base = ["evaluate", str(tiny_run), "--features", "inception", "--inception-weights", str(weights), "--n", "60",
+            "--device", "cpu"]
+    spaces = {}
+    for resize in ("pytorch-fid", "fid-helper", "fid-helper"):
+        assert main([*base, "--inception-resize", resize]) == 0
+        spaces.setdefault(resize, []).append(json.loads((tiny_run / "metrics.json").read_text())["evaluation"]
+                                             ["spaces"]["inception"])
+    pt, (nv, nv_again) = spaces["pytorch-fid"][0], spaces["fid-helper"]
+    assert pt["resize"] == "pytorch-fid" and nv["resize"] == "fid-helper"
+    assert pt["cache_hits"] == nv["cache_hits"] == [False, False]  # not the other convention's features
+    assert nv_again["cache_hits"] == [True, True] and nv_again["rows"] == nv["rows"]
+    assert pt["rows"][0]["fid"] != nv["rows"][0]["fid"]
+    assert "resized to 299 px by the fid-helper convention" in (tiny_run / "report.md").read_text()
+    capsys.readouterr()
+    assert main([*base, "--inception-resize", "bicubic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--inception-resize must be one of pytorch-fid, fid-helper; got 'bicubic'" in err

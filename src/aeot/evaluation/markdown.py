@@ -31,7 +31,7 @@ def report_sections(evaluation: dict[str, Any]) -> tuple[list[tuple[str, str]], 
                 m, sd = s["real_inception_score"]
                 head += f" IS of all {e['n_real']} real test images: {m:.3f} ± {sd:.3f}."
         if space == "inception":
-            head += f" Network: {s.get('weights')}."
+            head += f" Network: {s.get('weights')}; resized to 299 px by the {s.get('resize', 'pytorch-fid')} convention."
 
         cols = [c for c in _COLUMNS if any(c in r for r in s["rows"])]
         sections.append((f"Metrics: {space} features", head + "\n\n" + markdown_table(s["rows"], cols)))

