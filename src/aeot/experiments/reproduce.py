@@ -131,8 +131,7 @@ def _budget_mlp_samplers(steps: int, sdot: dict[str, Any] | None = None) -> dict
 _CONV_SDOT_BUDGET = {"tol": 0.3, "tol_max": 1.0, "max_samples": 1 << 20, "max_iter": 60}
 # The Inception FID column: images per row (generated) and real test images. The network costs
 # ~0.3 s per image on this 2-core CPU and a table embeds about 14.5 n images (13 rows, the real set
-# and its blurred half once, cached), plus ~8.5 s per 2048-d FID (29 of them): n = 200 adds ~19 min
-# to a budget table; the full preset's n = 5000 (capped by the test split; 2000 for the 2000-image
+# and its blurred half once, cached): n = 200 adds ~15 min to a budget table; the full preset's n = 5000 (capped by the test split; 2000 for the 2000-image
 # sets) is for a GPU. docs/reproduce.md, "Inception FID".
 N_INCEPTION_BUDGET = 200
 N_INCEPTION_FULL = 5000

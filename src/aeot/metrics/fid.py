@@ -45,10 +45,27 @@ def frechet_distance(mu1: torch.Tensor, sigma1: torch.Tensor, mu2: torch.Tensor,
 
 
 def fid_from_features(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """FID between two feature sets (n, d) and (m, d), n, m >= 2."""
+    """FID between two feature sets (n, d) and (m, d), n, m >= 2.
+
+    With fewer points than dimensions (``n + m < d``: a few hundred Inception features of 2048
+    dimensions) the covariances have rank below d and the same closed form is computed from the
+    centred features A (n, d), B (m, d) without any d x d matrix: the nonzero eigenvalues of
+    ``S1 S2 = A^T A B^T B / ((n - 1)(m - 1))`` are the squared singular values of ``A B^T`` over
+    that constant, so ``tr (S1^1/2 S2 S1^1/2)^1/2`` is the nuclear norm of ``A B^T`` divided by
+    ``sqrt((n - 1)(m - 1))``. Same value (a test checks it against the eigen-decomposition), about
+    8 s less per FID at d = 2048 on one CPU core."""
     real, fake = check_features(real, name="real features", min_rows=2), check_features(fake, name="fake features", min_rows=2)
     check_same_dim(real, fake)
-    return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+    n, m, d = real.shape[0], fake.shape[0], real.shape[1]
+    if n + m >= d:
+        return frechet_distance(*feature_statistics(real), *feature_statistics(fake))
+    a, b = real.to(torch.float64).cpu(), fake.to(torch.float64).cpu()
+    mu1, mu2 = a.mean(0), b.mean(0)  # (d,), (d,)
+    a, b = a - mu1, b - mu2  # (n, d), (m, d) centred
+    c = (n - 1) * (m - 1)
+    tr_covmean = torch.linalg.svdvals(a @ b.T).sum() / c**0.5  # nuclear norm of (n, m)
+    value = float(((mu1 - mu2) ** 2).sum() + (a * a).sum() / (n - 1) + (b * b).sum() / (m - 1) - 2 * tr_covmean)
+    return max(value, 0.0)
 
 
 @torch.no_grad()
