@@ -100,7 +100,7 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
     assert main(["reproduce", "digits", "--n-eval", "0", "--out", str(tmp_path / "o"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "n_eval" in err[0]
-    for args in (["cifar10"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
+    for args in (["svhn"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
         with pytest.raises(SystemExit) as e:
             main(["reproduce", *args])
         assert e.value.code == 2
