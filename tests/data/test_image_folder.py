@@ -102,4 +102,14 @@ def test_empty_or_missing_folder(tmp_path):
     with pytest.raises(DatasetError, match="--data-dir"):
         load_dataset("image-folder")
     with pytest.raises(ConfigError, match="image_size"):
-        load_dataset("image-folder", data_dir=tmp_path, image_size=128)
+        load_dataset("image-folder", data_dir=tmp_path, image_size=96)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+def test_every_folder_size_keeps_a_solid_colour(tmp_path, size):
+    paths, colours = make_folder(tmp_path)
+    test = load_dataset("image-folder", split="test", data_dir=tmp_path, image_size=size)
+    assert test.x.shape == (1, 3, size, size) and test.meta["image_size"] == size
+    last = paths.index(list_image_files(tmp_path)[-1])  # the last sorted file is the test split
+    want = torch.tensor(colours[last], dtype=torch.float32).view(1, 3, 1, 1) / 255
+    assert torch.allclose(test.x, want.expand_as(test.x), atol=2 / 255)

@@ -171,7 +171,7 @@ def test_cli_bad_values_exit_2_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and word in err[0], err
     assert not (tmp_path / "o").exists()  # refused before anything was written
-    for args in (["cifar10"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
+    for args in (["svhn"], ["digits", "--budget", "--full"]):  # argparse: usage error, status 2
         with pytest.raises(SystemExit) as e:
             main(["reproduce", *args])
         assert e.value.code == 2

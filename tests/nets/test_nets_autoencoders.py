@@ -17,7 +17,7 @@ from aeot.nets import AUTOENCODERS, Autoencoder, list_autoencoders, make_autoenc
 
 # Tried in order; each architecture is tested on the first shape it accepts.  The first is an
 # odd, non-square, 2-channel shape that only shape-agnostic architectures ("mlp") take.
-CANDIDATE_SHAPES = [(2, 9, 7), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
+CANDIDATE_SHAPES = [(2, 9, 7), (1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 128, 128), (3, 256, 256)]
 THIN = 0.25  # channel multiplier that keeps the conv nets fast on CPU
 
 
@@ -52,7 +52,7 @@ ARCHS = list_autoencoders()
 
 
 def test_registry_has_the_paper_architectures():
-    assert set(ARCHS) >= {"mlp", "infogan", "dcgan", "resnet", "conv64"}
+    assert set(ARCHS) >= {"mlp", "infogan", "dcgan", "resnet", "conv64", "resnet64", "conv128", "conv256"}
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -211,3 +211,14 @@ def test_wrong_input_shape_is_a_config_error():
         ae.encode(torch.rand(2, 1, 9, 7))
     with pytest.raises(ConfigError, match=r"\(N, 6\)"):
         ae.decode(torch.rand(2, 5))
+
+
+@pytest.mark.parametrize("arch,size,resolutions", [("resnet64", 64, [32, 16, 8, 4]),
+                                                   ("conv128", 128, [64, 32, 16, 8, 4]),
+                                                   ("conv256", 256, [128, 64, 32, 16, 8, 4])])
+def test_the_large_image_encoders_halve_the_resolution_down_to_4x4(arch, size, resolutions):
+    ae = make_autoencoder(arch, image_shape=(3, size, size), latent_dim=5, width=0.125).eval()
+    with torch.no_grad():
+        z, feats = ae.encoder(torch.rand(2, 3, size, size), return_features=True)
+        assert ae.decode(z).shape == (2, 3, size, size)
+    assert [f.shape[-1] for f in feats] == resolutions and z.shape == (2, 5)

@@ -20,7 +20,7 @@ from aeot.nets import (
     make_discriminator,
 )
 
-CANDIDATE_SHAPES = [(2, 9, 7), (1, 28, 28), (3, 32, 32), (3, 64, 64)]
+CANDIDATE_SHAPES = [(2, 9, 7), (1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 128, 128), (3, 256, 256)]
 ARCHS = list_discriminators()
 
 
@@ -45,10 +45,10 @@ def shape_for(arch: str) -> tuple[int, int, int]:
 
 
 # Every architecture, plus the non-default spectral-norm setting where there is one.
-VARIANTS = [(a, {}) for a in ARCHS] + [
-    (a, {"spectral_norm": False}) for a in ARCHS if "spectral_norm" in inspect.signature(DISCRIMINATORS[a]).parameters
-]
-VARIANT_IDS = [a + ("-nosn" if p else "") for a, p in VARIANTS]
+_SN_DEFAULT = {a: inspect.signature(DISCRIMINATORS[a]).parameters["spectral_norm"].default
+               for a in ARCHS if "spectral_norm" in inspect.signature(DISCRIMINATORS[a]).parameters}
+VARIANTS = [(a, {}) for a in ARCHS] + [(a, {"spectral_norm": not sn}) for a, sn in _SN_DEFAULT.items()]
+VARIANT_IDS = [a + ({True: "-sn", False: "-nosn"}[p["spectral_norm"]] if p else "") for a, p in VARIANTS]
 
 
 def build(arch: str, seed: int = 0, **params) -> Discriminator:
@@ -119,6 +119,14 @@ def test_spectral_norm_is_on_by_default_for_sngan_style_discriminators():
         build("dcgan", spectral_norm="yes")
 
 
+def test_the_wgan_div_style_discriminators_have_no_spectral_norm_unless_asked():
+    # An et al. (2020) §4 trains CelebA with WGAN-div's networks, which have no spectral norm
+    for arch in ("resnet64", "conv128", "conv256"):
+        d = build(arch)
+        assert d.config["spectral_norm"] is False and not any("parametrizations" in k for k in d.state_dict())
+        assert any("parametrizations" in k for k in build(arch, spectral_norm=True).state_dict())
+
+
 @pytest.mark.parametrize("arch", [a for a in ARCHS if shape_for(a) != CANDIDATE_SHAPES[0]])
 def test_unsupported_image_size_names_value_and_allowed(arch):
     c, h, w = shape_for(arch)
@@ -147,7 +155,8 @@ def test_wrong_input_shape_is_a_config_error():
 @pytest.mark.parametrize(
     "shape,arch",
     [((1, 28, 28), "infogan"), ((3, 28, 28), "infogan"), ((3, 32, 32), "dcgan"), ((1, 32, 32), "dcgan"),
-     ((3, 64, 64), "conv64"), ((2, 8, 8), "mlp"), ((1, 28, 32), "mlp"), ((3, 128, 128), "mlp")],
+     ((3, 64, 64), "conv64"), ((2, 8, 8), "mlp"), ((1, 28, 32), "mlp"), ((3, 128, 128), "conv128"),
+     ((3, 256, 256), "conv256"), ((3, 96, 96), "mlp")],
 )
 def test_default_architecture(shape, arch):
     assert default_architecture(shape) == arch
@@ -157,7 +166,7 @@ def test_default_architecture(shape, arch):
 def test_default_architecture_is_registered_and_accepts_the_shape():
     from aeot.nets import make_autoencoder
 
-    for shape in [(1, 28, 28), (3, 32, 32), (3, 64, 64), (2, 8, 8)]:
+    for shape in [(1, 28, 28), (3, 32, 32), (3, 64, 64), (3, 256, 256), (2, 8, 8)]:
         arch = default_architecture(shape)
         assert arch in list_autoencoders() and arch in ARCHS
         make_autoencoder(arch, image_shape=shape, latent_dim=2, **thin_params(arch))

@@ -1,4 +1,5 @@
-"""The experiments: ``aeot reproduce DATASET`` (the papers' image tables, :mod:`aeot.experiments.reproduce`) and
+"""The experiments: ``aeot reproduce DATASET`` (the papers' image tables, :mod:`aeot.experiments.reproduce`;
+``cifar10``, ``celeba``, ``celeba-hq`` with ``--data-dir``: :mod:`aeot.experiments.presets_000`) and
 ``aeot toy`` (the 2-D table, :mod:`aeot.experiments.toy`)."""
 
 from __future__ import annotations
@@ -10,17 +11,21 @@ from pathlib import Path
 
 from aeot.cli._common import TqdmProgress, add_device_option, resolve_device
 from aeot.cli._launch import add_backend_option
+from aeot.errors import ConfigError
+from aeot.experiments.presets_000 import PAPER_PRESETS, paper_preset_config, reproduce_paper
 from aeot.experiments.reproduce import N_INCEPTION_BUDGET, N_INCEPTION_FULL, PRESETS, preset_config, reproduce
 from aeot.experiments.toy import DATA_ROWS, METHODS, ToyConfig, available_methods, run_toy
 from aeot.metrics.inception import DEFAULT_RESIZE, RESIZE_CONVENTIONS
 
-__all__ = ["add_reproduce_parser", "add_toy_parser", "cmd_reproduce", "cmd_toy"]
+__all__ = ["add_reproduce_parser", "add_toy_parser", "cmd_reproduce", "cmd_reproduce_paper", "cmd_toy"]
 
 
 def add_reproduce_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="the papers' image tables: every sampler, AE-OT-GAN and the baselines, "
                        "evaluated alike, into table.md")
-    p.add_argument("dataset", choices=sorted(PRESETS), help="digits (quick), fashion-mnist, mnist, mnist-5k")
+    p.add_argument("dataset", choices=sorted({*PRESETS, *PAPER_PRESETS}),
+                   help="digits (quick), fashion-mnist, mnist, mnist-5k; cifar10, celeba, celeba-hq (000's Tables 1 "
+                   "and 2, with --data-dir)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--budget", dest="preset", action="store_const", const="budget",
                    help="(default) settings that fit 15 min (digits) / 60 min (the others) on 2 CPU cores")
@@ -31,6 +36,9 @@ def add_reproduce_parser(sub) -> None:
                    "(about 1.5 h on 2 CPU cores for Fashion-MNIST); the convolutional rows are left to --full")
     p.add_argument("--out", type=Path, default=None, help="output directory (default runs/reproduce-DATASET-PRESET); "
                    "a rerun reuses the stages already done")
+    p.add_argument("--data-dir", dest="data_dir", default=None, metavar="DIR",
+                   help="cifar10: the CIFAR-10 python batches; celeba, celeba-hq: a folder of the images (required "
+                   "for these three)")
     p.add_argument("--n-eval", dest="n_eval", type=int, default=None, help="generated images per row")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--n-inception", dest="n_inception", type=int, default=None, metavar="N",
@@ -48,6 +56,10 @@ def add_reproduce_parser(sub) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.dataset in PAPER_PRESETS:
+        return cmd_reproduce_paper(args)
+    if args.data_dir is not None:
+        raise ConfigError(f"--data-dir is for cifar10, celeba and celeba-hq; {args.dataset} reads $AEOT_DATA")
     preset = args.preset or "budget"
     overrides = {k: getattr(args, k) for k in ("n_eval", "seed", "n_inception", "inception_resize", "inception_weights")
                  if getattr(args, k) is not None}
@@ -62,6 +74,28 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(result.header)
     for t in result.targets:
         print(f"target: {t['target']}: {t['measured']} -> {'met' if t['met'] else 'NOT met'}")
+    print(f"{result.stage_seconds_total:.0f} s over all stages; table: {result.table}; results: {result.results}")
+    return 0
+
+
+def cmd_reproduce_paper(args: argparse.Namespace) -> int:
+    """``aeot reproduce cifar10 | celeba | celeba-hq --data-dir DIR``: 000's Tables 1 and 2 (and 004's CelebA table)."""
+    preset = args.preset or "budget"
+    overrides = {k: getattr(args, k, None) for k in ("n_eval", "seed", "inception_weights")}
+    cfg = paper_preset_config(args.dataset, preset, data_dir=args.data_dir,
+                              **{k: v for k, v in overrides.items() if v is not None})
+    out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
+    command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
+    progress = TqdmProgress()
+    try:
+        result = reproduce_paper(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
+    finally:
+        progress.close()
+    print(result.header)
+    for r in result.rows:
+        ours = "-" if r["FID"] is None else f"{r['FID']:.2f}"
+        paper = "-" if r["paper_FID"] is None else f"{r['paper_FID']} ({r['paper_source']})"
+        print(f"{r['method']}, {r['column']}: FID {ours}; paper {paper}")
     print(f"{result.stage_seconds_total:.0f} s over all stages; table: {result.table}; results: {result.results}")
     return 0
 

@@ -1,5 +1,6 @@
 """``image-folder``: every ``.jpg``/``.jpeg``/``.png`` under a directory (e.g. CelebA's
-``img_align_celeba``), centre-cropped to a square and resized to 32 or 64 pixels.
+``img_align_celeba``), centre-cropped to a square and resized to 32, 64, 128 or 256 pixels (CIFAR-10's size, CelebA's
+64 px of An et al. (2020) §4 and Zhang et al. (2019) §5.2, and CelebA-HQ's 256 px of An et al.'s Table 2).
 
 Files are found recursively and sorted by their relative path, so the order is the same on
 every machine. Split: by sorted position, the last ``max(1, floor(N / 10))`` files are the
@@ -28,7 +29,7 @@ from aeot.errors import ConfigError, DatasetError, OptionalDependencyError
 
 __all__ = ["FOLDER_IMAGE_SIZES", "IMAGE_SUFFIXES", "list_image_files", "load_image"]
 
-FOLDER_IMAGE_SIZES = (32, 64)
+FOLDER_IMAGE_SIZES = (32, 64, 128, 256)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TEST_FRACTION = 0.1
 
@@ -72,7 +73,7 @@ def load_image(path: str | Path, size: int, crop: int | None = None) -> np.ndarr
 
 
 @register_dataset("image-folder", "images (jpg/png, recursive) in --data-dir, e.g. CelebA img_align_celeba; "
-                                  "centre crop, 32 or 64 px")
+                                  "centre crop, 32, 64, 128 or 256 px")
 def load_image_folder(*, split: str, data_dir: str | os.PathLike | None = None, n: int | None = None,
                       seed: int = 0, image_size: int = 64, crop: int | None = None) -> Dataset:
     """Images ``(N, 3, image_size, image_size)`` in [0, 1] from a folder; labels ``None``."""

@@ -22,13 +22,10 @@ Then :mod:`aeot.experiments.reproduce_table` writes ``results.json``, ``table.md
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aeot import distributed
 from aeot._validation import check_int, check_positive_int
@@ -36,14 +33,18 @@ from aeot.errors import ConfigError
 from aeot.evaluation.rows import FLOOR_PEER, FLOOR_ROW
 from aeot.experiments.reproduce_inception import InceptionColumn
 from aeot.experiments.reproduce_table import ReproduceResult, write_outputs
-from aeot.io import atomic_write_json, read_json, to_json
+from aeot.experiments.stages import Stages, stage_seconds
+from aeot.experiments.stages import first_difference as _first_difference
+from aeot.experiments.stages import fit_sampler_stage as _fit_sampler
+from aeot.experiments.stages import jsonable as _jsonable
+from aeot.experiments.stages import train_autoencoder_stage as _train_ae
+from aeot.io import atomic_write_json, read_json
 from aeot.metrics.classifier import default_classifier_path, train_dataset_classifier
 from aeot.metrics.inception import DEFAULT_RESIZE, check_resize
 from aeot.progress import Progress, emit_stage
-from aeot.run import baseline, refine, train_ae
+from aeot.run import baseline, refine
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
 from aeot.run.evaluate import evaluate_run
-from aeot.run.pipeline import resample_run
 from aeot.run.rundir import RunDir
 from aeot.run.stage import StageContext
 from aeot.train.autoencoder import AETrainConfig
@@ -51,8 +52,6 @@ from aeot.train.baselines import BaselineConfig
 from aeot.train.refine import RefineConfig
 
 
-AE_FILES = (RunDir.AUTOENCODER, RunDir.LATENTS, RunDir.HISTORY, "reconstructions.png",
-            "training_curve.png")
 # Row names say the method each row runs: Zhang et al. (2019)'s "AE-OT" row is Liu et al.'s latent OT
 # (the kantorovich sampler); An et al.'s semi-discrete AE-OT is its own row. Its "WGAN" is weight
 # clipping; WGAN-GP is an extra row, not in the paper.
@@ -192,83 +191,12 @@ def preset_config(dataset: str, preset: str = "budget", **overrides: Any) -> Rep
 
 
 # ----------------------------------------------------------------------------- stages
-def _jsonable(obj: Any) -> Any:
-    """``obj`` as it reads back from JSON (tuples become lists), to compare saved settings."""
-    return json.loads(to_json(obj))
-
-
-def _first_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """The first key (sorted) whose value differs between two settings dicts."""
-    return next((k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)), "?")
-
-
-class Stages:
-    """Runs named stages once: ``stages/<name>.json`` records settings, result and seconds."""
-
-    def __init__(self, out: Path, progress: Progress | None):
-        self.out, self.progress = out, progress
-        if distributed.is_main():
-            (out / "stages").mkdir(parents=True, exist_ok=True)
-
-    def run(self, name: str, settings: dict[str, Any], fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        marker = self.out / "stages" / f"{name}.json"
-        settings = _jsonable(settings)
-        if marker.is_file():
-            saved = read_json(marker, what="stage record")
-            old = saved.get("settings") or {}
-            if old != settings:
-                diff = _first_difference(old, settings)
-                raise ConfigError(f"{self.out} holds stage {name!r} made with other settings ({diff}: "
-                                  f"{old.get(diff)!r} there, {settings.get(diff)!r} now); "
-                                  f"use another --out or delete {marker} to redo it")
-            emit_stage(self.progress, "reproduce", f"{name}: done before, reused ({saved['seconds']:.0f} s then)")
-            return saved["result"]
-        emit_stage(self.progress, "reproduce", f"{name}: starting")
-        t0 = time.perf_counter()
-        result = fn()
-        seconds = time.perf_counter() - t0
-        # rank 0 writes the record; every rank waits for it here, so all decide alike on the next stage
-        distributed.on_main(atomic_write_json, marker, {"settings": settings, "result": result, "seconds": seconds})
-        emit_stage(self.progress, "reproduce", f"{name}: done in {seconds:.0f} s")
-        return result
-
-
 def _run_config(cfg: ReproduceConfig, *, arch: str, latent_dim: int, epochs: int, sampler: str = "sdot",
                 sampler_params: dict[str, Any] | None = None):
     return RunConfig(data=DataConfig(name=cfg.dataset, n_train=cfg.n_train, image_size=cfg.image_size),
                      model=ModelConfig(arch=arch, latent_dim=latent_dim),
                      train=AETrainConfig(epochs=epochs, batch_size=cfg.ae_batch_size, seed=cfg.seed),
                      sampler=SamplerConfig(name=sampler, params=dict(sampler_params or {})))
-
-
-def _train_ae(run_cfg, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
-    resume = RunDir(run_dir).checkpoint.exists()
-    if not resume and run_dir.exists():  # a cut-off attempt before its first checkpoint
-        distributed.on_main(shutil.rmtree, run_dir)
-    res = train_ae.stage(RunDir(run_dir), run_cfg, StageContext(device=device, resume=resume, progress=progress))
-    return {"train_mse": res.train_mse, "test_mse": res.test_mse, "n_train": res.n_train, "n_test": res.n_test,
-            "train_seconds": res.train_seconds_this_call}
-
-
-def _fit_sampler(run_cfg, ae_dir: Path, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
-    """A run directory sharing ``ae_dir``'s autoencoder and codes (hard links), with ``run_cfg``'s
-    sampler fitted by :func:`aeot.run.pipeline.resample_run` (what ``aeot sample`` does)."""
-    distributed.on_main(_share_autoencoder, ae_dir, run_dir)  # rank 0 links the files; every rank reads them
-    res = resample_run(RunDir(run_dir), run_cfg, StageContext(device=device, progress=progress)).sample
-    return {"sampler": res.sampler, "fit_seconds": res.sampler_fit_seconds,
-            "latent_map": res.sampler_detail}  # e.g. the extended map of sdot and its epsilon
-
-
-def _share_autoencoder(ae_dir: Path, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in (RunDir.CONFIG, *AE_FILES) if run_dir.resolve() != ae_dir.resolve() else ():
-        if (ae_dir / name).exists():
-            dst = run_dir / name
-            dst.unlink(missing_ok=True)
-            try:
-                os.link(ae_dir / name, dst)
-            except OSError:
-                shutil.copy2(ae_dir / name, dst)
 
 
 def _refine(cfg: ReproduceConfig, run_dir: Path, device: str, progress: Progress | None) -> dict[str, Any]:
@@ -406,11 +334,6 @@ def _conv_rows(cfg: ReproduceConfig, out: Path, st: Stages, stages: dict[str, An
              "train_seconds": {**conv_times, "refine": stages["refine"]["refine_seconds"]}},
             {"row": "AE-OT (conv AE: AE-OT-GAN at epoch 0)", "dir": ae_conv, "generator": "decoder",
              "latent_map": conv_map, "train_seconds": conv_times}]
-
-
-def stage_seconds(out: str | Path) -> dict[str, float]:
-    """Seconds each finished stage of ``out`` took (from ``stages/*.json``)."""
-    return {p.stem: read_json(p, what="stage record")["seconds"] for p in sorted((Path(out) / "stages").glob("*.json"))}
 
 
 __all__ = ["PRESETS", "ReproduceConfig", "ReproduceResult", "preset_config", "reproduce", "stage_seconds"]

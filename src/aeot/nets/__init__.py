@@ -12,7 +12,8 @@
 
 Architectures (one file each): ``mlp`` (any shape; AE-OTtrans/AE-OTgen), ``infogan`` (28x28;
 AE-OT-GAN MNIST), ``dcgan`` and ``resnet`` (32x32; SNGAN standard / ResNet), ``conv64``
-(64x64; DCGAN / WGAN-div CelebA).
+(64x64; DCGAN / WGAN-div CelebA), ``resnet64`` (64x64; WGAN-GP / WGAN-div ResNet CelebA),
+``conv128`` and ``conv256`` (128x128, 256x256; CelebA-HQ, DCGAN-style).
 """
 
 from __future__ import annotations

@@ -17,10 +17,17 @@ from torch import nn
 from aeot.errors import ConfigError
 from aeot.nets.base import Autoencoder, Discriminator, check_image_shape
 from aeot.nets.conv64 import build_conv64_autoencoder, build_conv64_discriminator
+from aeot.nets.conv256 import (
+    build_conv128_autoencoder,
+    build_conv128_discriminator,
+    build_conv256_autoencoder,
+    build_conv256_discriminator,
+)
 from aeot.nets.dcgan import build_dcgan_autoencoder, build_dcgan_discriminator
 from aeot.nets.infogan import build_infogan_autoencoder, build_infogan_discriminator
 from aeot.nets.mlp import build_mlp_autoencoder, build_mlp_discriminator
 from aeot.nets.resnet import build_resnet_autoencoder, build_resnet_discriminator
+from aeot.nets.resnet64 import build_resnet64_autoencoder, build_resnet64_discriminator
 
 __all__ = [
     "AUTOENCODERS",
@@ -38,6 +45,9 @@ AUTOENCODERS: dict[str, Callable[..., Autoencoder]] = {
     "dcgan": build_dcgan_autoencoder,
     "resnet": build_resnet_autoencoder,
     "conv64": build_conv64_autoencoder,
+    "resnet64": build_resnet64_autoencoder,
+    "conv128": build_conv128_autoencoder,
+    "conv256": build_conv256_autoencoder,
 }
 
 DISCRIMINATORS: dict[str, Callable[..., Discriminator]] = {
@@ -46,10 +56,14 @@ DISCRIMINATORS: dict[str, Callable[..., Discriminator]] = {
     "dcgan": build_dcgan_discriminator,
     "resnet": build_resnet_discriminator,
     "conv64": build_conv64_discriminator,
+    "resnet64": build_resnet64_discriminator,
+    "conv128": build_conv128_discriminator,
+    "conv256": build_conv256_discriminator,
 }
 
 # (H, W) -> the architecture the papers use at that size; any other size gets "mlp".
-_BY_SIZE: dict[tuple[int, int], str] = {(28, 28): "infogan", (32, 32): "dcgan", (64, 64): "conv64"}
+_BY_SIZE: dict[tuple[int, int], str] = {(28, 28): "infogan", (32, 32): "dcgan", (64, 64): "conv64",
+                                        (128, 128): "conv128", (256, 256): "conv256"}
 
 
 def list_autoencoders() -> list[str]:
@@ -64,7 +78,7 @@ def default_architecture(image_shape: Sequence[int]) -> str:
     """The default architecture for ``(C, H, W)`` images.
 
     28x28 -> ``"infogan"`` (MNIST), 32x32 -> ``"dcgan"`` (CIFAR-10), 64x64 -> ``"conv64"``
-    (CelebA), anything else -> ``"mlp"``.
+    (CelebA), 128x128 -> ``"conv128"``, 256x256 -> ``"conv256"`` (CelebA-HQ), anything else -> ``"mlp"``.
     """
     _, h, w = check_image_shape(image_shape)
     return _BY_SIZE.get((h, w), "mlp")
@@ -102,6 +116,7 @@ def make_discriminator(arch: str, **params: Any) -> Discriminator:
     """Build the discriminator registered as ``arch``; ``d(x)`` gives logits of shape ``(N,)``.
 
     ``params``: ``image_shape`` (required) and the architecture's own arguments (``width``,
-    ``spectral_norm`` for ``"dcgan"``/``"resnet"``/``"conv64"``, ``hidden`` for ``"mlp"``).
+    ``spectral_norm`` for the convolutional ones: on by default for the SNGAN-style
+    ``"dcgan"``/``"resnet"``/``"conv64"``, off for ``"resnet64"``/``"conv128"``/``"conv256"``, ``hidden`` for ``"mlp"``).
     """
     return _build("discriminator", DISCRIMINATORS, arch, params)

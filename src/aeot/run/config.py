@@ -22,15 +22,17 @@ __all__ = ["DEFAULT_LATENT", "DataConfig", "ModelConfig", "RunConfig", "SamplerC
            "write_config"]
 
 # Latent sizes of the papers' settings: 8 for the fully connected AE of Zhang et al. (2019) §5.1, 64 for
-# the InfoGAN MNIST AE of An et al. (ECCV 2020) §4; 128 for the 32/64 px convolutional ones.
-DEFAULT_LATENT = {"mlp": 8, "infogan": 64, "dcgan": 128, "resnet": 128, "conv64": 128}
+# the InfoGAN MNIST AE of An et al. (ECCV 2020) §4; 128 for the 32-256 px convolutional ones (§4 states
+# no latent size for them; 128 is the z size of SNGAN's and WGAN-GP's generators).
+DEFAULT_LATENT = {"mlp": 8, "infogan": 64, "dcgan": 128, "resnet": 128, "conv64": 128, "resnet64": 128,
+                  "conv128": 128, "conv256": 128}
 
 
 @dataclass(kw_only=True)
 class DataConfig:
     name: str = "digits"
     data_dir: str | None = None
-    image_size: int | None = None  # digits: 8, 16 or 28 (default 28); image-folder: 32 or 64
+    image_size: int | None = None  # digits: 8, 16 or 28 (default 28); image-folder: 32, 64, 128 or 256
     n_train: int | None = None  # a deterministic subset of the training split
     n_test: int | None = None
 
