@@ -164,3 +164,17 @@ def test_a_missing_or_empty_data_dir_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["reproduce", "digits", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert "--data-dir is for cifar10" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow  # ~40 s on the shared 2-core machine: 256 px networks and images
+def test_celeba_hq_runs_at_256_px(tmp_path, inception):
+    data = make_image_dir(tmp_path / "hq", 256, n=80)  # 8 test images: the floor's halves need 4 each
+    small = {**TINY, "n_train": 20, "width": 0.0625, "refine": {"batch_size": 16, "g_steps": 1}}
+    result = reproduce_paper(paper_preset_config("celeba-hq", "budget", data_dir=data, **small,
+                                                 inception_weights=inception), tmp_path / "out")
+    by = {r["method"]: r for r in result.rows}
+    assert set(by) == {"AE-OT (epoch 0)", "AE-OT-GAN"} and by["AE-OT-GAN"]["arch"] == "conv256"
+    assert by["AE-OT-GAN"]["paper_FID"] == 7.2 and by["AE-OT-GAN"]["paper_source"] == "000 Table 2, CelebA-HQ"
+    assert by["AE-OT (epoch 0)"]["paper_FID"] is None  # Table 2 has no AE-OT row
+    assert all(r["FID"] >= 0 for r in result.rows)
+    assert "| WGAN-QC | 256 px | 7.7 | 000 Table 2, CelebA-HQ |" in (tmp_path / "out" / "table.md").read_text()

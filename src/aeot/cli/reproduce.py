@@ -28,7 +28,8 @@ def add_reproduce_parser(sub) -> None:
                    "and 2, with --data-dir)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--budget", dest="preset", action="store_const", const="budget",
-                   help="(default) settings that fit 15 min (digits) / 60 min (the others) on 2 CPU cores")
+                   help="(default) settings that fit 15 min (digits) / 60 min (the MNIST-like sets) on 2 CPU cores; "
+                   "for cifar10, celeba, celeba-hq a small smoke run (a subset, half-width nets, a few epochs)")
     g.add_argument("--full", dest="preset", action="store_const", const="full",
                    help="the papers' epochs and steps (for a GPU)")
     g.add_argument("--full-cpu", dest="preset", action="store_const", const="full-cpu",

@@ -21,7 +21,9 @@ Encoder (mirror; DCGAN-64 discriminator trunk), LeakyReLU(0.2):
 
 Discriminator: the DCGAN-64 D trunk and a linear 1 logit.  With ``spectral_norm=True``
 (default) every layer is spectrally normalised and batch norm is dropped (SN replaces it, as
-in SNGAN); with ``spectral_norm=False`` it is the plain DCGAN D with batch norm.
+in SNGAN); with ``spectral_norm=False`` it is the plain DCGAN D with batch norm. WGAN-div's
+networks have no spectral norm, so ``aeot reproduce celeba`` passes ``spectral_norm=False``
+explicitly (:mod:`aeot.experiments.presets_000`); the default stays as it was for other runs.
 """
 
 from __future__ import annotations
