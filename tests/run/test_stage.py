@@ -4,6 +4,7 @@ import json
 from dataclasses import FrozenInstanceError
 
 import pytest
+import torch
 
 from aeot.run.report import write_report
 from aeot.run.rundir import RunDir
@@ -70,3 +71,36 @@ def test_aeot_run_writes_the_report_once_and_keeps_one_when_the_evaluation_fails
     assert main([*argv, "--out", str(tmp_path / "bad")]) == 2
     saved = json.loads((tmp_path / "bad" / "metrics.json").read_text())
     assert "evaluation" not in saved and saved["n_train"] == 120 and (tmp_path / "bad" / "report.md").is_file()
+
+
+def test_a_killed_sdot_fit_resumes_from_the_run_and_its_state_file_goes_once_saved(tiny_run, monkeypatch):
+    """The sample stage hands the sampler run.sampler_fit: a rerun after a kill carries the solve on."""
+    import dataclasses
+
+    import aeot.ot._sdot_checkpoint as ck
+    from aeot.run.config import SamplerConfig, read_run_config
+    from aeot.run.pipeline import resample_run
+    from aeot.samplers import load_sampler
+
+    monkeypatch.setattr(ck.SolveCheckpoint, "due", lambda self: True)  # save after every iteration
+    run = RunDir(tiny_run)
+    cfg = dataclasses.replace(read_run_config(run.config),
+                              sampler=SamplerConfig(name="sdot", params={"tol": 0.1, "epsilon": 0.0}))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_4(ev):
+        if ev.get("event") == "step" and ev.get("task") == "sdot" and ev.get("step") == 4:
+            raise Killed
+
+    with pytest.raises(Killed):
+        resample_run(run, cfg, StageContext(progress=kill_at_4))
+    assert run.sampler_fit.is_file()
+    resample_run(run, cfg)
+    assert not run.sampler_fit.exists()
+    resumed = load_sampler(run.sampler).result_
+    fresh = resample_run(run, cfg)  # no state file now: a whole fit from the start
+    again = load_sampler(run.sampler).result_
+    assert fresh.sample.sampler == "sdot"
+    assert torch.equal(resumed.potential, again.potential) and resumed.n_iter == again.n_iter

@@ -32,6 +32,17 @@ class AdamStepper:
         self.v = torch.zeros(n, dtype=torch.float64, device=device)  # (n,) second moment
         self.t, self.best, self.bad = 0, math.inf, 0
 
+    def state_dict(self) -> dict:
+        """Everything the next step reads (for :mod:`aeot.ot._sdot_checkpoint`)."""
+        return {"delta": self.delta, "m": self.m, "v": self.v, "t": self.t, "bad": self.bad,
+                "lr": torch.tensor(self.lr, dtype=torch.float64), "best": torch.tensor(self.best, dtype=torch.float64)}
+
+    def load_state_dict(self, state: dict) -> None:
+        dev = self.m.device
+        self.delta, self.m, self.v = state["delta"].to(dev), state["m"].to(dev), state["v"].to(dev)
+        self.t, self.bad = int(state["t"]), int(state["bad"])
+        self.lr, self.best = float(state["lr"]), float(state["best"])
+
     def step(self, mu: Tensor, nu: Tensor, n_total: int, est: dict, n_hess: int) -> Tensor:
         b1, b2 = BETAS
         g = (mu - nu) / nu  # (n,) relative gradient

@@ -122,6 +122,18 @@ class NewtonStepper:
         self.radius = RADIUS * self.delta.clone()  # (n,) largest |step| of each potential
         self._z = self._clipped = None
 
+    def state_dict(self) -> dict:
+        """Everything the next step reads (for :mod:`aeot.ot._sdot_checkpoint`)."""
+        return {"keys": self.lap.keys, "w": self.lap.w, "delta": self.delta, "radius": self.radius,
+                "z": self._z, "clipped": self._clipped}
+
+    def load_state_dict(self, state: dict) -> None:
+        dev = self.delta.device
+        self.lap.keys, self.lap.w = state["keys"].to(dev), state["w"].to(dev)
+        self.delta, self.radius = state["delta"].to(dev), state["radius"].to(dev)
+        self._z = None if state["z"] is None else state["z"].to(dev)
+        self._clipped = None if state["clipped"] is None else state["clipped"].to(dev)
+
     def step(self, mu: Tensor, nu: Tensor, n_total: int, est: dict, n_hess: int) -> Tensor:
         """mu, nu (n,); ``est`` holds the slab keys/counts and per-cell slab statistics of the
         ``n_hess`` Hessian samples; ``n_total`` samples estimated ``mu``."""

@@ -19,11 +19,14 @@ reference needed 25x the samples and 100x+ the time for the same 95th-percentile
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -33,7 +36,9 @@ from aeot.ot._power import TARGET_CHUNK, PowerScorer, cell_index, default_chunk_
 from aeot.ot._sdot_adam import AdamStepper
 from aeot.ot._sdot_budget import HEADROOM, NOISE_MARGIN, budget_warning, noise_max, noise_p95, samples_for_tol
 from aeot.ot._sdot_estimate import choose_placement, estimate
+from aeot.io import to_json
 from aeot.ot import _sdot_multiscale
+from aeot.ot._sdot_checkpoint import STOP_KNOBS, SolveCheckpoint, fingerprint
 from aeot.ot._sdot_multiscale import FACTOR, carry_potential, cluster
 from aeot.ot._sdot_newton import NewtonStepper, capture_raise
 from aeot.ot._sdot_validate import validate_inputs
@@ -99,6 +104,8 @@ def solve_semidiscrete(
     group=None,
     distributed: bool = False,
     multiscale: bool = True,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = 60.0,
 ) -> SemiDiscreteResult:
     """Semi-discrete OT potential from Uniform([low, high]^d) to ``sum_i weights_i delta_{y_i}``.
 
@@ -130,6 +137,12 @@ def solve_semidiscrete(
     multiscale: for ``n >= 4096``, start from the solution of a coarse problem on about
     ``n / 8`` clusters of the codes (recursively; :mod:`aeot.ot._sdot_multiscale`) instead of
     the Voronoi diagram; the stopping rule is the same, so is the tolerance met.
+    checkpoint: a ``.safetensors`` file for the solver's state (:mod:`aeot.ot._sdot_checkpoint`),
+    written atomically after an iteration's step at most every ``checkpoint_every`` seconds and
+    when the solve ends; when the file exists the solve resumes from it and makes the same
+    iterations as one never stopped (a finished one with the same stopping rule returns its
+    result; a tighter ``tol`` or more ``max_iter``/``max_time``/``max_samples`` carries on).
+    Another problem's file is refused (one-line error).  Single process only.
 
     Scaling: the codes are centred and divided by one global scalar, then placed in the box
     as ``targets = offset + (y - center) / scale`` with ``offset`` the box centre (recorded in
@@ -165,6 +178,20 @@ def solve_semidiscrete(
     device = y.device
     n, d = y.shape
     s = int(chunk_size or default_chunk_size(device))
+    if not (isinstance(checkpoint_every, (int, float)) and checkpoint_every >= 0):
+        raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {checkpoint_every!r}")
+    stop = json.loads(to_json({k: v for k, v in zip(STOP_KNOBS, (tol, tol_max, max_iter, max_samples, max_time))}))
+    ckpt, saved = None, None
+    if checkpoint is not None:
+        if comm.world_size > 1:
+            raise ValueError("checkpoint= is for a single-process solve; under a process group leave it None")
+        ckpt = SolveCheckpoint(checkpoint, every=checkpoint_every, fingerprint=fingerprint(
+            y, nu, low, high, seed=seed, qmc=qmc, method=method, chunk=s, target_chunk=target_chunk, n_samples=n_samples,
+            hessian_samples=hessian_samples, multiscale=bool(multiscale)))
+        saved = ckpt.load()
+        if saved is not None and saved.get("result") is not None and saved["stop"] == stop:
+            logger.info("solve_semidiscrete: %s holds a finished solve with the same stopping rule", checkpoint)
+            return SemiDiscreteResult(**_to_device(saved["result"], device))
     stream = ChunkStream(d, low, high, chunk=s, seed=seed, qmc=qmc, device=device)
 
     y64 = y.to(torch.float64)
@@ -178,16 +205,24 @@ def solve_semidiscrete(
         return _single_target(y, nu, low, high, box_mid, center, normalize)
 
     t_start = time.perf_counter()
-    # ---- pilot: choose the placement scale of the codes in the box, and delta
-    m_pilot = _chunks(max(4 * n, 4 * s), s)
-    alpha, delta0 = choose_placement(u, nu, box_mid, side, stream, comm, m_pilot, target_chunk)
-    next_chunk, used = m_pilot, m_pilot * s
+    if saved is None:
+        # ---- pilot: choose the placement scale of the codes in the box, and delta
+        m_pilot = _chunks(max(4 * n, 4 * s), s)
+        alpha, delta0 = choose_placement(u, nu, box_mid, side, stream, comm, m_pilot, target_chunk)
+        next_chunk, used = m_pilot, m_pilot * s
+    else:
+        alpha, delta0 = float(saved["alpha"]), float(saved["delta0"])
+        next_chunk, used = int(saved["next_chunk"]), int(saved["used"])
+        t_start -= float(saved["elapsed"])
+        logger.info("solve_semidiscrete: resuming from %s after %d iterations", checkpoint, int(saved["it"]))
     t64 = box_mid + alpha * side * u  # (n, d) targets in box coordinates
     scale = spread / (alpha * side) if spread > 0 else 1.0
     h = -0.5 * t64.pow(2).sum(1)
     h -= h.mean()  # (n,) Voronoi diagram of the placed codes
     warm = None
-    if multiscale and n >= _sdot_multiscale.MIN_N:
+    if saved is not None:
+        h, warm = saved["h"].to(device), saved["warm"]
+    elif multiscale and n >= _sdot_multiscale.MIN_N:
         h, warm = _coarse_start(
             t64, nu, low, high, seed=seed, tol=tol, tol_max=tol_max, method=method, lr=lr, qmc=qmc,
             chunk_size=chunk_size, target_chunk=target_chunk, progress=progress, group=group,
@@ -201,7 +236,7 @@ def solve_semidiscrete(
     else:  # "adam" (validated): the reference code's update, with lr in units of delta0
         stepper, lr = AdamStepper(n, delta0, device=device, lr=lr), 1.0
 
-    m = _chunks(n_samples or 16 * n, s)
+    m = _chunks(n_samples or 16 * n, s) if saved is None else int(saved["m"])
     need = samples_for_tol(nu, tol, tol_max)  # least budget whose noise lets tol be certified
     m_max = max(m, (max_samples if max_samples is not None else HEADROOM * need) // s)
     if max_samples is not None and (msg := budget_warning(nu, tol, tol_max, m_max * s)):
@@ -213,7 +248,24 @@ def solve_semidiscrete(
     best, stall, converged, status = (math.inf, math.inf), 0, False, "max_iter"
     top_best, top_stall = (math.inf, math.inf), 0  # progress at the full budget m_max
     patience = PATIENCE if method == "newton" else PATIENCE_ADAM
-    for it in range(max_iter):
+    start_it = 0
+    if saved is not None:
+        stepper.load_state_dict(saved["stepper"])
+        errors, start_it = list(saved["errors"]), int(saved["it"])
+        best, stall = tuple(saved["best"].tolist()), int(saved["stall"])
+        top_best, top_stall = tuple(saved["top_best"].tolist()), int(saved["top_stall"])
+        if start_it >= max_iter:
+            raise ValueError(f"{checkpoint}: the saved solve has run {start_it} iterations, max_iter={max_iter}; "
+                             f"raise max_iter to carry on")
+
+    def snapshot(next_it: int, result: dict | None = None) -> dict:
+        return {"alpha": alpha, "delta0": delta0, "h": h, "stepper": stepper.state_dict(), "it": next_it, "m": m,
+                "next_chunk": next_chunk, "used": used, "best": torch.tensor(best, dtype=torch.float64),
+                "stall": stall, "top_best": torch.tensor(top_best, dtype=torch.float64), "top_stall": top_stall,
+                "elapsed": time.perf_counter() - t_start, "errors": errors, "warm": warm, "stop": stop,
+                "result": result}
+
+    for it in range(start_it, max_iter):
         t_iter = time.perf_counter()
         mh, mc = min(m, m_hess), min(m, m_cap)
         est = estimate(scorer, stream, comm, next_chunk, m, mh, mc, stepper.delta, n)
@@ -285,6 +337,8 @@ def solve_semidiscrete(
         at_floor = p95 < 1.5 * noise and emax < max_ok
         if (at_floor or (stall >= 2 and p95 < 4 * noise and emax < 2 * max_ok)) and m < m_max:
             m, best, stall = min(2 * m, m_max), (math.inf, math.inf), 0
+        if ckpt is not None and ckpt.due():
+            ckpt.save(snapshot(it + 1))
 
     if not converged:
         warnings.warn(_stop_message(status, errors[-1], tol, tol_max, max_iter, max_samples, max_time, need),
@@ -303,12 +357,26 @@ def solve_semidiscrete(
         targets, potential = y64, h * scale  # same cells: <x, y> + scale h = scale (<x, t> + h) + f(x)
         scale_rec = {"center": torch.zeros_like(center), "scale": 1.0, "offset": torch.zeros_like(center)}
     potential = potential - potential.mean()
-    return SemiDiscreteResult(
+    result = SemiDiscreteResult(
         potential=potential.to(torch.float32), targets=targets.to(torch.float32), weights=nu,
         centers=centers.to(torch.float32), cell_mass=mu, low=low, high=high, errors=errors,
         converged=converged, n_iter=len(errors), n_samples=used, scale=scale_rec, empty=empty, status=status,
         warm_start=warm,
     )
+    if ckpt is not None:
+        ckpt.save(snapshot(len(errors), {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}))
+    return result
+
+
+def _to_device(obj, device):
+    """A loaded nested state with its tensors moved to ``device``."""
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_to_device(v, device) for v in obj]
+    return obj
 
 
 COARSE_TOL = 0.2  # the coarse solve's p95 tolerance (at least the fine one's): it only has to be near

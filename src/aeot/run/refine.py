@@ -128,8 +128,11 @@ def stage(run: RunDir, config: RefineConfig | None = None, ctx: StageContext = S
         sampler_info = {"name": sampler.name, "params": sampler.get_params(), "fitted_here": False}
     else:
         emit(progress, event="stage", stage="sampler", message=f"fitting sampler {sampler_name!r} on {z.shape[0]} codes")
-        sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress)
+        sampler = make_sampler(sampler_name, **(sampler_params or {})).fit(z, progress=progress,
+                                                                           checkpoint=run.refine.sampler_fit)
         distributed.on_main(save_sampler, run.refine.sampler, sampler)
+        if distributed.is_main():
+            run.refine.sampler_fit.unlink(missing_ok=True)  # saved: its fit state is done with
         sampler_info = {"name": sampler_name, "params": sampler.get_params(), "fitted_here": True}
     fid_info: dict[str, Any] = {"note": "FID per epoch turned off (--no-fid)"}
     if fid:

@@ -34,6 +34,7 @@ class RunDir:
     AUTOENCODER = "autoencoder.safetensors"
     LATENTS = "latents.safetensors"  # codes z (N, d) of the training set, labels y
     SAMPLER = "sampler.safetensors"
+    SAMPLER_FIT = "sampler-fit.safetensors"  # a sampler fit in progress (the sdot solve's state; a rerun resumes)
     GENERATOR = "generator.safetensors"  # the AE-OT-GAN generator (in the refine subdirectory)
     EVALUATION = "evaluation.json"  # the evaluation of the refined generator
     BASELINE = "baseline.json"  # a baseline run's record (its presence marks a baseline run)
@@ -84,6 +85,10 @@ class RunDir:
     @property
     def sampler(self) -> Path:
         return self.path / self.SAMPLER
+
+    @property
+    def sampler_fit(self) -> Path:
+        return self.path / self.SAMPLER_FIT
 
     @property
     def generator(self) -> Path:

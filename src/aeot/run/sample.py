@@ -63,7 +63,8 @@ def stage(run: RunDir, config: RunConfig, ctx: StageContext = StageContext(), *,
     z = z.to(device)
     emit(progress, event="stage", stage="sampler", message=f"fitting sampler {cfg.sampler.name!r} on {z.shape[0]} codes")
     t0 = time.perf_counter()
-    sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress)
+    # a killed fit resumes from run.sampler_fit (the sdot solve's state) on the next call
+    sampler = make_sampler(cfg.sampler.name, **cfg.sampler.params).fit(z, progress=progress, checkpoint=run.sampler_fit)
     fit_seconds = time.perf_counter() - t0
     z_gen = sampler.sample(cfg.n_samples)
     with torch.no_grad():
@@ -72,6 +73,7 @@ def stage(run: RunDir, config: RunConfig, ctx: StageContext = StageContext(), *,
     if distributed.is_main():  # every rank fitted the sampler (sdot: sharing its samples); rank 0 writes
         save_sampler(where(RunDir.SAMPLER), sampler)
         save_image_grid(images, where("samples.png"), nrow=10)
+        run.sampler_fit.unlink(missing_ok=True)  # the fitted sampler is saved: its fit state is done with
     detail = sampler.describe() if hasattr(sampler, "describe") else None
     return SampleRecord(sampler=cfg.sampler.name, sampler_fit_seconds=fit_seconds, n_samples=cfg.n_samples,
                         sampler_detail=detail or None)

@@ -10,6 +10,7 @@ latent codes ``z`` of shape ``(n, d)`` and returns ``self``; ``sample(n)`` retur
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -58,8 +59,13 @@ class LatentSampler:
         """Check hyperparameters; raise ConfigError naming the value."""
 
     # -- contract -------------------------------------------------------------------
-    def fit(self, z: torch.Tensor, *, progress: Callable[[dict[str, Any]], None] | None = None) -> "LatentSampler":
-        """Learn from codes ``z`` (n, d); ``progress`` receives ``{"event": "step", ...}`` dicts."""
+    def fit(self, z: torch.Tensor, *, progress: Callable[[dict[str, Any]], None] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> "LatentSampler":
+        """Learn from codes ``z`` (n, d); ``progress`` receives ``{"event": "step", ...}`` dicts.
+
+        ``checkpoint``: a file where a long fit saves its state as it goes and from which a
+        rerun resumes (``sdot``: the semi-discrete solve); samplers without such state ignore it.
+        """
         z = check_codes(z)
         self._validate()
         self.dim_ = int(z.shape[1])
@@ -67,11 +73,11 @@ class LatentSampler:
         self.device_ = z.device
         self.dtype_ = z.dtype
         self.generator_ = torch.Generator(device=z.device).manual_seed(int(self.seed))
-        self._progress = progress
+        self._progress, self._checkpoint = progress, checkpoint
         try:
             self._fit(z)
         finally:
-            self._progress = None
+            self._progress = self._checkpoint = None
         return self
 
     def _emit_step(self, step: int, total: int, **metrics: Any) -> None:

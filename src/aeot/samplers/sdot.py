@@ -59,6 +59,9 @@ class SDOTSampler(LatentSampler):
     (``n_duplicates_`` counts the rows merged away). Fitted under a process group
     (:mod:`aeot.distributed`, e.g. ``torchrun ... aeot run``), the ranks share the solver's
     Monte Carlo samples; the potential equals the one of a single process.
+    ``fit(z, checkpoint=PATH)`` saves the solve's state to PATH as it goes (at most once a
+    minute) and a rerun resumes from it (single process; :mod:`aeot.ot._sdot_checkpoint`);
+    ``aeot run`` and ``aeot reproduce`` use the run directory's ``sampler-fit.safetensors``.
     """
 
     name: ClassVar[str] = "sdot"
@@ -127,8 +130,10 @@ class SDOTSampler(LatentSampler):
             codes, weights = unique, counts.to(torch.float64) / codes.shape[0]
         self.n_duplicates_ = int(z.shape[0] - codes.shape[0])
         # under torchrun every rank scores its share of the Monte Carlo samples (aeot.ot.distributed)
+        # a file to resume a long solve from (fit(..., checkpoint=)); a process group's ranks share no file
+        resume = getattr(self, "_checkpoint", None) if not distributed.active() else None
         result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress,
-                                    distributed=distributed.active(), **knobs)
+                                    distributed=distributed.active(), checkpoint=resume, **knobs)
         self.codes_ = codes  # (n_unique, d)
         self.result_ = result
         self._tri = None
