@@ -42,8 +42,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sdot import cpu_name, mixture_codes, relative_errors
 
+from safetensors import safe_open
+from safetensors.torch import save_file as st_save_file
+
 import aeot.ot.semidiscrete as sd
+from aeot.io import load_checkpoint
 from aeot.ot._power import PowerScorer
+
+CHECKPOINT_EVERY = float(os.environ.get("AEOT_SDOT_SCALE_CHECKPOINT_EVERY", 300))  # seconds between state saves
 
 DEFAULT_CASES = "10000x8,10000x64,30000x8,30000x64,60000x8,60000x64"
 
@@ -56,26 +62,66 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def solve_recorded(codes: torch.Tensor) -> tuple[sd.SemiDiscreteResult, list, float]:
-    """aeot's default solve; (result, [(seconds, potential)] per iteration, total seconds)."""
+def solve_recorded(codes: torch.Tensor, state: Path) -> tuple[sd.SemiDiscreteResult, list, float, int]:
+    """aeot's default solve, resumable; (result, [(seconds, potential)] per iteration, seconds, resumes).
+
+    The solver's state goes to ``state/solve.safetensors`` (every CHECKPOINT_EVERY seconds) and
+    the potential each iteration estimated to ``state/trace/ITER.safetensors`` with the solve's
+    elapsed time then, so that a killed case carries on where it was (the time lost between the
+    last checkpoint and the kill is not counted: the iterations after it are made again).
+    """
+    n = codes.shape[0]
+    ckpt, tdir = state / "solve.safetensors", state / "trace"
+    tdir.mkdir(parents=True, exist_ok=True)
+    offset, start, resumes = 0.0, 0, 0
+    if ckpt.exists():
+        saved, meta = load_checkpoint(ckpt, kind="sdot-solve")
+        offset, start = float(saved["elapsed"]), int(saved["it"])
+        resumes = int(json.loads((state / "resumes.json").read_text())) + 1 if (state / "resumes.json").exists() else 1
+        (state / "resumes.json").write_text(str(resumes))
+        log(f"n={n}: resuming the solve from {ckpt} at iteration {start + 1}, {offset:.0f} s in")
     records: dict[object, list] = {}
-    original = PowerScorer.set_potential
-    t0 = [0.0]
+    latest, main = [None], [None]
+    init, set_potential = PowerScorer.__init__, PowerScorer.set_potential
+    t0 = time.perf_counter()
+
+    def recording_init(self, targets, *args, **kwargs):
+        if targets.shape[0] == n:
+            latest[0] = self
+        init(self, targets, *args, **kwargs)
 
     def recording(self, potential):
-        records.setdefault(self, []).append((time.perf_counter() - t0[0], potential.detach().clone()))
-        original(self, potential)
+        if potential.numel() == n and (main[0] is None or self is main[0]):
+            records.setdefault(self, []).append((offset + time.perf_counter() - t0, potential.detach().clone()))
+        set_potential(self, potential)
 
-    PowerScorer.set_potential = recording
+    def persist(ev):
+        if ev.get("task") != "sdot":  # the coarse solves of the warm start report as "sdot-coarse"
+            return
+        if main[0] is None:  # the main loop's scorer: the last one built on all n targets before its first step
+            main[0] = latest[0]
+            for other in [key for key in records if key is not main[0]]:
+                del records[other]
+        trace = records.get(main[0], [])
+        k = start + len(trace) - 1  # the potential this iteration estimated
+        if trace:
+            t, h = trace[-1]
+            st_save_file({"h": h.contiguous()}, str(tdir / f"{k:05d}.safetensors"), metadata={"seconds": repr(t)})
+
+    PowerScorer.__init__, PowerScorer.set_potential = recording_init, recording
     try:
-        t0[0] = time.perf_counter()
         with warnings.catch_warnings(record=True):
-            res = sd.solve_semidiscrete(codes, seed=0)
-        total = time.perf_counter() - t0[0]
+            res = sd.solve_semidiscrete(codes, seed=0, checkpoint=ckpt, checkpoint_every=CHECKPOINT_EVERY,
+                                        progress=persist)
     finally:
-        PowerScorer.set_potential = original
-    trace = max(records.values(), key=len)  # the main loop's scorer
-    return res, trace[: res.n_iter], total
+        PowerScorer.__init__, PowerScorer.set_potential = init, set_potential
+    total = float(load_checkpoint(ckpt, kind="sdot-solve")[0]["elapsed"])
+    trace = []
+    for k in range(res.n_iter):
+        f = tdir / f"{k:05d}.safetensors"
+        with safe_open(str(f), framework="pt") as fh:
+            trace.append((float(fh.metadata()["seconds"]), fh.get_tensor("h")))
+    return res, trace, total, resumes
 
 
 def pot_solve(targets: torch.Tensor, batch: int, seconds: float, seed: int) -> dict:
@@ -102,11 +148,11 @@ def pot_solve(targets: torch.Tensor, batch: int, seconds: float, seed: int) -> d
     return {"h": h, "iterations": iters, "seconds": wall, "samples": iters * batch}
 
 
-def run_case(n: int, d: int, batches: list[int], factors: list[float], eval_per_cell: int) -> dict:
+def run_case(n: int, d: int, batches: list[int], factors: list[float], eval_per_cell: int, state: Path) -> dict:
     codes = mixture_codes(n, d)
     load0 = os.getloadavg()[0]  # the machine is shared: its 1-minute load average, at start and end
     rss0 = peak_rss_mb()
-    res, trace, total = solve_recorded(codes)
+    res, trace, total, resumes = solve_recorded(codes, state)
     rss_solve = peak_rss_mb()
     log(f"n={n} d={d}: aeot {total:.1f} s, {res.n_iter} iterations, {res.status}, own p95 {res.errors[-1]['p95']:.3f}")
     m_eval = eval_per_cell * n
@@ -116,12 +162,17 @@ def run_case(n: int, d: int, batches: list[int], factors: list[float], eval_per_
         "aeot": {"seconds": total, "iterations": res.n_iter, "samples": res.n_samples, "status": res.status,
                  "converged": res.converged, "own_p95": res.errors[-1]["p95"], "own_max": res.errors[-1]["max"],
                  "last_budget": res.errors[-1]["n_samples"]},
-        "peak_rss_mb_before": rss0, "peak_rss_mb_after_aeot": rss_solve,
+        "peak_rss_mb_before": rss0, "peak_rss_mb_after_aeot": rss_solve, "resumes": resumes,
     }
     evals = []
     for k in range(len(trace) - 1, -1, -1):  # back from the last potential while p95 <= 0.1
         t, h = trace[k]
-        err = relative_errors(res.targets, h, 0.0, 1.0, m_eval, seed=10_000 + k)
+        cached = state / f"eval-{k:05d}-{m_eval}.json"  # an evaluation at n = 60,000 takes most of an hour
+        if cached.exists():
+            err = json.loads(cached.read_text())
+        else:
+            err = relative_errors(res.targets, h, 0.0, 1.0, m_eval, seed=10_000 + k)
+            cached.write_text(json.dumps(err, default=float))
         evals.append({"iter": k + 1, "seconds": t, "samples": res.errors[k]["total_samples"], **err,
                       "own_p95": res.errors[k]["p95"]})
         log(f"  evaluated iteration {k + 1}: p95 {err['p95']:.3f}")
@@ -160,7 +211,12 @@ NOTES = [
      "sqrt(n B), decreasing entropic regularisation from 0.1, Polyak averaging); its iteration count comes "
      "from a timed calibration run so that it gets the stated multiple of aeot's wall time (the *seconds* "
      "column is what it took)."),
-    ("Peak RSS: the case's own process (torch and the codes included), before and after aeot's solve."),
+    ("Peak RSS: the case's own process (torch and the codes included), before and after aeot's solve; for a "
+     "case that resumed from its saved state (`resumes` > 0 in the JSON line) that of the last process only."),
+    ("A case is resumable: the solver's state (`solve_semidiscrete(checkpoint=...)`), each iteration's "
+     "potential and each evaluation are kept in `--state-dir` until it ends; a resumed solve makes the same "
+     "iterations, and its time is the solve's own elapsed time (work lost between the last save and a kill is "
+     "not counted)."),
     ("The machine is shared by several developers: the load average at the start and end of each case is "
      "recorded in the JSON lines; times of different cases are not comparable to better than a factor ~2."),
 ]
@@ -205,6 +261,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pot-factors", default="1,4", help="POT's wall time as multiples of aeot's")
     ap.add_argument("--eval-per-cell", type=int, default=1000, help="evaluator samples per cell")
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--state-dir", type=Path, default=Path("runs/sdot-scale-state"),
+                    help="where a case keeps its solver state, potentials and evaluations until it ends "
+                         "(a killed case resumes from it; default runs/sdot-scale-state/NxD)")
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one case, print its JSON line
     args = ap.parse_args(argv)
@@ -214,7 +273,7 @@ def main(argv=None) -> int:
     factors = [float(f) for f in args.pot_factors.split(",") if f]
     if args.one:
         n, d = (int(v) for v in args.one.split("x"))
-        r = run_case(n, d, batches, factors, args.eval_per_cell)
+        r = run_case(n, d, batches, factors, args.eval_per_cell, args.state_dir / args.one)
         r["machine"] = {"cpu": cpu_name(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
                         "torch": torch.__version__}
         print(json.dumps(r, default=float))
@@ -227,7 +286,8 @@ def main(argv=None) -> int:
         if (n, d) in done:
             continue
         cmd = [sys.executable, __file__, "--out", str(args.out), "--one", case, "--pot-batches", args.pot_batches,
-               "--pot-factors", args.pot_factors, "--eval-per-cell", str(args.eval_per_cell)]
+               "--pot-factors", args.pot_factors, "--eval-per-cell", str(args.eval_per_cell),
+               "--state-dir", str(args.state_dir)]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)  # progress on stderr
