@@ -178,3 +178,17 @@ def test_celeba_hq_runs_at_256_px(tmp_path, inception):
     assert by["AE-OT (epoch 0)"]["paper_FID"] is None  # Table 2 has no AE-OT row
     assert all(r["FID"] >= 0 for r in result.rows)
     assert "| WGAN-QC | 256 px | 7.7 | 000 Table 2, CelebA-HQ |" in (tmp_path / "out" / "table.md").read_text()
+
+
+def test_inception_options_of_the_000_presets(tmp_path, capsys):
+    (tmp_path / "x").write_text("")
+    assert paper_preset_config("cifar10", data_dir=tmp_path, inception_resize="fid-helper").inception_resize == "fid-helper"
+    assert paper_preset_config("cifar10", data_dir=tmp_path).inception_resize == "pytorch-fid"
+    with pytest.raises(ConfigError, match="resize"):
+        paper_preset_config("cifar10", data_dir=tmp_path, inception_resize="nearest")
+    # every row is already in Inception features on --n-eval images: --n-inception is refused, not ignored
+    assert main(["reproduce", "cifar10", "--data-dir", str(tmp_path), "--n-inception", "100",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--n-inception" in err[0] and "--n-eval" in err[0]
+    assert not (tmp_path / "o").exists()

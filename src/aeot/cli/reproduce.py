@@ -82,7 +82,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 def cmd_reproduce_paper(args: argparse.Namespace) -> int:
     """``aeot reproduce cifar10 | celeba | celeba-hq --data-dir DIR``: 000's Tables 1 and 2 (and 004's CelebA table)."""
     preset = args.preset or "budget"
-    overrides = {k: getattr(args, k, None) for k in ("n_eval", "seed", "inception_weights")}
+    if getattr(args, "n_inception", None) is not None:
+        raise ConfigError(f"--n-inception is for the MNIST-like tables; {args.dataset} evaluates every row in "
+                          f"Inception features on --n-eval images: pass --n-eval instead")
+    overrides = {k: getattr(args, k, None) for k in ("n_eval", "seed", "inception_weights", "inception_resize")}
     cfg = paper_preset_config(args.dataset, preset, data_dir=args.data_dir,
                               **{k: v for k, v in overrides.items() if v is not None})
     out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"

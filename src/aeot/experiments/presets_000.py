@@ -52,7 +52,7 @@ from aeot.experiments.stages import (
     train_autoencoder_stage,
 )
 from aeot.io import atomic_write_json, read_json
-from aeot.metrics.inception import load_inception
+from aeot.metrics.inception import DEFAULT_RESIZE, check_resize, load_inception
 from aeot.progress import Progress
 from aeot.run import baseline, refine
 from aeot.run.config import DataConfig, ModelConfig, RunConfig, SamplerConfig
@@ -119,7 +119,8 @@ class PaperPresetConfig:
     ``spectral_norm``: of the discriminator; ``samplers_004`` / ``baselines_004``: 004's CelebA
     rows on the first column's autoencoder; ``features``: ``"inception"`` (FID) or
     ``"classifier"`` (no FID for colour sets: latent metrics only, for tests); ``n_eval``:
-    generated images per row and the cap on real test images.
+    generated images per row and the cap on real test images; ``inception_resize``: how images
+    reach Inception's 299 px (:mod:`aeot.metrics.inception`).
     """
 
     dataset: str
@@ -139,6 +140,7 @@ class PaperPresetConfig:
     baselines_004: dict[str, dict[str, Any]] = field(default_factory=dict)
     features: str = "inception"
     inception_weights: str | None = None
+    inception_resize: str = DEFAULT_RESIZE
     n_eval: int = 10000
     seed: int = 0
 
@@ -151,6 +153,7 @@ class PaperPresetConfig:
         if self.n_train is not None:
             check_int("reproduce n_train", self.n_train, low=20, what="an int >= 20 or None (all)")
         check_features(self.features)
+        check_resize(self.inception_resize)
         if not self.archs:
             raise ConfigError("reproduce archs: at least one architecture column is needed")
         unknown = (set(self.samplers_004) - set(SAMPLER_ROWS)) | (set(self.baselines_004) - set(BASELINES_004))
@@ -187,6 +190,12 @@ def paper_preset_config(dataset: str, preset: str = "budget", *, data_dir: str |
 
 
 # ----------------------------------------------------------------------------- stages
+def _resize_key(cfg: PaperPresetConfig) -> dict[str, str]:
+    """The resize convention in an evaluation stage's key; absent for the default, so that the
+    stages of a directory made before the option stay valid."""
+    return {} if cfg.inception_resize == DEFAULT_RESIZE else {"inception_resize": cfg.inception_resize}
+
+
 def _run_config(cfg: PaperPresetConfig, arch: str, *, sampler: str = "sdot",
                 sampler_params: dict[str, Any] | None = None) -> RunConfig:
     spec = PAPER_DATASETS[cfg.dataset]
@@ -228,7 +237,7 @@ def _baseline(cfg: PaperPresetConfig, name: str, spec: dict[str, Any], arch: str
 def _evaluate(cfg: PaperPresetConfig, run_dir: Path, generator: str, device: str,
               progress: Progress | None) -> dict[str, Any]:
     ev = evaluate_run(run_dir, features=cfg.features, n=cfg.n_eval, inception_weights=cfg.inception_weights,
-                      device=device, seed=cfg.seed, auto_classifier=True, generator=generator, progress=progress)
+                      inception_resize=cfg.inception_resize, device=device, seed=cfg.seed, auto_classifier=True, generator=generator, progress=progress)
     space = ev["spaces"].get("inception") or {}
     rows = {r["row"]: r for r in space.get("rows", [])}
     keep = ("fid", "precision", "recall", "kid", "n")
@@ -250,6 +259,7 @@ def reproduce_paper(cfg: PaperPresetConfig, out: str | Path, *, device: str = "c
     settings = jsonable(asdict(cfg))
     if saved_cfg.is_file():
         old = read_json(saved_cfg, what="reproduce config").get("config") or {}
+        old.setdefault("inception_resize", DEFAULT_RESIZE)  # a directory made before the option: the default
         if old != settings:
             raise ConfigError(f"{out} holds a reproduction with other settings ({first_difference(old, settings)}); "
                               f"use another --out, or the same preset and options as before")
@@ -295,7 +305,7 @@ def reproduce_paper(cfg: PaperPresetConfig, out: str | Path, *, device: str = "c
     for row in rows:
         key = "eval-" + row["dir"].name + ("-refined" if row["generator"] == "refined" else "")
         row["metrics"] = st.run(key, {"n_eval": cfg.n_eval, "seed": cfg.seed, "features": cfg.features,
-                                      "inception_weights": cfg.inception_weights},
+                                      "inception_weights": cfg.inception_weights, **_resize_key(cfg)},
                                 lambda: distributed.on_main(_evaluate, cfg, row["dir"], row["generator"], device,
                                                             progress))
     wall = time.perf_counter() - t_start
