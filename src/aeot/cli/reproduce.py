@@ -65,15 +65,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     preset = args.preset or "budget"
     overrides = {k: getattr(args, k) for k in ("n_eval", "seed", "n_inception", "inception_resize", "inception_weights")
                  if getattr(args, k) is not None}
-    cfg = preset_config(args.dataset, preset, **overrides)
-    out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
-    command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
-    progress = TqdmProgress()
-    try:
-        result = reproduce(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
-    finally:
-        progress.close()
-    print(result.header)
+    result = _launch(reproduce, preset_config(args.dataset, preset, **overrides), args, preset)
     for t in result.targets:
         print(f"target: {t['target']}: {t['measured']} -> {'met' if t['met'] else 'NOT met'}")
     print(f"{result.stage_seconds_total:.0f} s over all stages; table: {result.table}; results: {result.results}")
@@ -89,20 +81,27 @@ def cmd_reproduce_paper(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k, None) for k in ("n_eval", "seed", "inception_weights", "inception_resize")}
     cfg = paper_preset_config(args.dataset, preset, data_dir=args.data_dir,
                               **{k: v for k, v in overrides.items() if v is not None})
-    out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
-    command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
-    progress = TqdmProgress()
-    try:
-        result = reproduce_paper(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
-    finally:
-        progress.close()
-    print(result.header)
+    result = _launch(reproduce_paper, cfg, args, preset)
     for r in result.rows:
         ours = "-" if r["FID"] is None else f"{r['FID']:.2f}"
         paper = "-" if r["paper_FID"] is None else f"{r['paper_FID']} ({r['paper_source']})"
         print(f"{r['method']}, {r['column']}: FID {ours}; paper {paper}")
     print(f"{result.stage_seconds_total:.0f} s over all stages; table: {result.table}; results: {result.results}")
     return 0
+
+
+def _launch(run, cfg, args: argparse.Namespace, preset: str):
+    """``run(cfg, out, ...)`` (reproduce or reproduce_paper) into ``--out`` (default
+    runs/reproduce-DATASET-PRESET) under a progress bar, recording the command line; prints the header."""
+    out = args.out or Path("runs") / f"reproduce-{args.dataset}-{preset}"
+    command = "aeot " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else f"aeot reproduce {args.dataset}"
+    progress = TqdmProgress()
+    try:
+        result = run(cfg, out, device=resolve_device(args.device), command=command, progress=progress)
+    finally:
+        progress.close()
+    print(result.header)
+    return result
 
 
 def add_toy_parser(sub) -> None:

@@ -180,7 +180,8 @@ def solve_semidiscrete(
     s = int(chunk_size or default_chunk_size(device))
     if not (isinstance(checkpoint_every, (int, float)) and checkpoint_every >= 0):
         raise ValueError(f"checkpoint_every must be a number of seconds >= 0, got {checkpoint_every!r}")
-    stop = json.loads(to_json({k: v for k, v in zip(STOP_KNOBS, (tol, tol_max, max_iter, max_samples, max_time))}))
+    # the stopping rule as the checkpoint's JSON holds it (inf as null), to compare with a saved one
+    stop = json.loads(to_json(dict(zip(STOP_KNOBS, (tol, tol_max, max_iter, max_samples, max_time)))))
     ckpt, saved = None, None
     if checkpoint is not None:
         if comm.world_size > 1:

@@ -131,7 +131,7 @@ class SDOTSampler(LatentSampler):
         self.n_duplicates_ = int(z.shape[0] - codes.shape[0])
         # under torchrun every rank scores its share of the Monte Carlo samples (aeot.ot.distributed)
         # a file to resume a long solve from (fit(..., checkpoint=)); a process group's ranks share no file
-        resume = getattr(self, "_checkpoint", None) if not distributed.active() else None
+        resume = None if distributed.active() else self._checkpoint
         result = solve_semidiscrete(codes, weights=weights, seed=int(self.seed), progress=self._on_progress,
                                     distributed=distributed.active(), checkpoint=resume, **knobs)
         self.codes_ = codes  # (n_unique, d)
